@@ -17,9 +17,15 @@ namespace iovsim::pcie {
 // AT field of a memory request TLP (PCIe Base Spec, Address Translation Services).
 enum class address_type : std::uint8_t { untranslated = 0, translation_request = 1, translated = 2 };
 
+// What the TLP is. Memory requests carry a host (or bus) address in the payload; configuration
+// requests carry the register offset (0..4095) and name the function addressed in `target`.
+enum class tlp_type : std::uint8_t { memory, config_type0, config_type1 };
+
 class tlp_extension : public tlm::tlm_extension<tlp_extension> {
 public:
+    tlp_type type = tlp_type::memory;
     routing_id requester{};
+    routing_id target{};  // configuration requests only
     std::uint16_t tag = 0;
     address_type at = address_type::untranslated;
     bool pasid_valid = false;

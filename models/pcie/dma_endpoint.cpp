@@ -1,0 +1,310 @@
+#include "models/pcie/dma_endpoint.h"
+
+#include <algorithm>
+#include <functional>
+#include <queue>
+
+#include "models/core/sc_glue.h"
+#include "models/pcie/capabilities.h"
+#include "models/pcie/link_core.h"
+#include "models/pcie/tlp.h"
+#include "models/pcie/tlp_layout.h"
+
+namespace iovsim::pcie {
+
+namespace {
+
+constexpr std::uint32_t id_value = 0x444d4131;  // "DMA1"
+constexpr std::uint32_t msix_vector_control = 12;
+constexpr std::uint32_t vector_masked_bit = 1;
+
+std::uint32_t load32(const unsigned char* p) {
+    return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 |
+           std::uint32_t{p[3]} << 24;
+}
+void store32(unsigned char* p, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
+}
+
+config_space make_config(const dma_endpoint_params& p) {
+    function_identity id;
+    id.vendor_id = p.vendor_id;
+    id.device_id = p.device_id;
+    id.class_code = 0x00ff00;
+    id.subsystem_vendor_id = 0x1af4;
+    id.subsystem_id = 0x1100;
+    config_space cs(header_layout::type0, id);
+    cs.define_bar(0, dma_reg::bar0_size, true, false);
+    add_power_management(cs);
+    pcie_cap_params pc;
+    pc.type = pcie_port_type::endpoint;
+    pc.max_payload_supported = p.max_payload_supported;
+    pc.max_link_speed = p.link_gen;
+    pc.max_link_width = p.link_lanes;
+    add_pcie(cs, pc);
+    msix_params mp;
+    mp.vectors = 1;
+    mp.table_offset = dma_reg::msix_table_offset;
+    mp.pba_offset = dma_reg::msix_pba_offset;
+    add_msix(cs, mp);
+    add_aer(cs, false);
+    return cs;
+}
+
+}  // namespace
+
+dma_endpoint::dma_endpoint(sc_core::sc_module_name name, const dma_endpoint_params& p)
+    : sc_module(name), link_in("link_in"), link_out("link_out"), m_p(p), m_cfg(make_config(p)) {
+    m_pcie_cap = m_cfg.find_capability(cap_id::pci_express).value_or(0);
+    m_msix_cap = m_cfg.find_capability(cap_id::msix).value_or(0);
+    m_regs[dma_reg::id / 4] = id_value;
+    m_regs[dma_reg::outstanding / 4] = 1;
+    store32(m_msix_table + msix_vector_control, vector_masked_bit);  // masked at reset
+    link_in.register_b_transport(this, &dma_endpoint::b_transport);
+    SC_HAS_PROCESS(dma_endpoint);
+    SC_THREAD(engine);
+}
+
+std::uint32_t dma_endpoint::programmed_mps() const {
+    return 128u << ((m_cfg.peek(m_pcie_cap + pcie_reg::device_control, 2) >> 5) & 7);
+}
+
+std::uint32_t dma_endpoint::programmed_mrrs() const {
+    return 128u << ((m_cfg.peek(m_pcie_cap + pcie_reg::device_control, 2) >> 12) & 7);
+}
+
+bool dma_endpoint::vector_masked() const {
+    const std::uint32_t mc = m_cfg.peek(m_msix_cap + msix_reg::message_control, 2);
+    return (mc & msix_reg::function_mask) ||
+           (load32(m_msix_table + msix_vector_control) & vector_masked_bit);
+}
+
+void dma_endpoint::b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& delay) {
+    tlp_extension* ext = nullptr;
+    t.get_extension(ext);
+    const unsigned len = t.get_data_length();
+    unsigned char* data = t.get_data_ptr();
+    t.set_response_status(tlm::TLM_OK_RESPONSE);
+
+    if (ext && ext->type != tlp_type::memory) {
+        const auto off = static_cast<std::uint16_t>(t.get_address());
+        if (ext->type != tlp_type::config_type0 || !config_space::access_ok(off, len)) {
+            t.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);  // Unsupported Request
+            return;
+        }
+        if (t.is_read()) {
+            const std::uint32_t v = m_cfg.read(off, len);
+            for (unsigned i = 0; i < len; ++i) data[i] = static_cast<unsigned char>(v >> (8 * i));
+        } else {
+            std::uint32_t v = 0;
+            for (unsigned i = 0; i < len; ++i) v |= std::uint32_t{data[i]} << (8 * i);
+            m_cfg.write(off, len, v);
+            if (m_pba && !vector_masked()) raise_msix(now_ticks(delay));
+        }
+        return;
+    }
+
+    const auto hit = m_cfg.decode(t.get_address(), len);
+    if (!hit || hit->first != 0 || (len != 4 && len != 8) || (hit->second & 3)) {
+        t.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+        return;
+    }
+    for (unsigned dw = 0; dw < len / 4; ++dw) {
+        const std::uint64_t off = hit->second + 4 * dw;
+        unsigned char* p = data + 4 * dw;
+        if (off < dma_reg::msix_table_offset) {
+            if (t.is_read())
+                store32(p, reg_read(static_cast<std::uint32_t>(off)));
+            else
+                reg_write(static_cast<std::uint32_t>(off), load32(p));
+        } else if (off < dma_reg::msix_table_offset + sizeof m_msix_table) {
+            unsigned char* entry = m_msix_table + (off - dma_reg::msix_table_offset);
+            if (t.is_read()) {
+                std::copy(entry, entry + 4, p);
+            } else {
+                std::copy(p, p + 4, entry);
+                if (m_pba && !vector_masked()) raise_msix(now_ticks(delay));
+            }
+        } else if (off == dma_reg::msix_pba_offset && t.is_read()) {
+            store32(p, static_cast<std::uint32_t>(m_pba));
+        } else if (t.is_read()) {
+            store32(p, 0);  // reserved: reads zero, writes ignored
+        }
+    }
+    if (t.is_write()) {
+        if (m_regs[dma_reg::control / 4] & dma_reg::control_start) {
+            m_regs[dma_reg::control / 4] &= ~dma_reg::control_start;
+            if (!m_cfg.bus_master_enabled()) {
+                ++m_start_refused;
+                m_regs[dma_reg::status / 4] |= dma_reg::status_error;
+            } else if (!(m_regs[dma_reg::status / 4] & dma_reg::status_busy)) {
+                m_regs[dma_reg::status / 4] |= dma_reg::status_busy;
+                m_start.notify(delay);
+            }
+        }
+    }
+}
+
+std::uint32_t dma_endpoint::reg_read(std::uint32_t off) {
+    return off / 4 < std::size(m_regs) ? m_regs[off / 4] : 0;
+}
+
+void dma_endpoint::reg_write(std::uint32_t off, std::uint32_t value) {
+    switch (off) {
+        case dma_reg::buf_addr_lo:
+        case dma_reg::buf_addr_hi:
+        case dma_reg::window:
+        case dma_reg::size:
+        case dma_reg::count:
+        case dma_reg::seed:
+        case dma_reg::control:
+        case dma_reg::outstanding:
+            m_regs[off / 4] = value;
+            break;
+        case dma_reg::status:  // done and error are write-1-to-clear
+            m_regs[off / 4] &= ~(value & (dma_reg::status_done | dma_reg::status_error));
+            break;
+        default:
+            break;  // read-only or reserved
+    }
+}
+
+tick_t dma_endpoint::issue(bool write, std::uint64_t addr, std::uint32_t len, tick_t at, bool& ok) {
+    if (m_scratch.size() < len) m_scratch.resize(len);
+    if (write) {
+        for (std::uint32_t i = 0; i < len; ++i)
+            m_scratch[i] = static_cast<unsigned char>((addr + i) * 0x9d);
+    }
+    tlm::tlm_generic_payload t;
+    tlp_extension ext;
+    ext.requester = m_id;
+    t.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+    t.set_address(addr);
+    t.set_data_ptr(m_scratch.data());
+    t.set_data_length(len);
+    t.set_streaming_width(len);
+    t.set_byte_enable_ptr(nullptr);
+    t.set_dmi_allowed(false);
+    t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    t.set_extension(&ext);
+    sc_core::sc_time delay = to_sc_time(at) - sc_core::sc_time_stamp();
+    link_out->b_transport(t, delay);
+    t.clear_extension(&ext);
+    if (!t.is_response_ok()) {
+        ok = false;
+        ++m_result.error_completions;
+    }
+    return now_ticks(delay);
+}
+
+// Splits one transfer into TLPs issued one per engine clock from `at` (advanced past them);
+// returns when the last read completion has reached the engine, or the last write has crossed
+// the link.
+tick_t dma_endpoint::transfer(bool write, std::uint64_t addr, std::uint32_t len, tick_t& at,
+                              bool& ok) {
+    tick_t done = at;
+    const auto chunks =
+        write ? split_write(addr, len, programmed_mps()) : split_read(addr, len, programmed_mrrs());
+    for (const chunk& c : chunks) {
+        if (write) {
+            done = std::max(done, issue(true, c.addr, c.len, at, ok));
+        } else {
+            at = std::max(at, m_tags->acquire(at));
+            const tick_t back = issue(false, c.addr, c.len, at, ok);
+            m_tags->release(back);
+            done = std::max(done, back + m_p.rx_latency);
+        }
+        at += m_p.issue_interval;
+    }
+    return done;
+}
+
+void dma_endpoint::raise_msix(tick_t at) {
+    const std::uint32_t mc = m_cfg.peek(m_msix_cap + msix_reg::message_control, 2);
+    if (!(mc & msix_reg::enable)) return;
+    if (vector_masked()) {
+        m_pba |= 1;
+        return;
+    }
+    m_pba &= ~std::uint64_t{1};
+    const std::uint64_t addr =
+        load32(m_msix_table) | static_cast<std::uint64_t>(load32(m_msix_table + 4)) << 32;
+    unsigned char data[4];
+    std::copy(m_msix_table + 8, m_msix_table + 12, data);
+    tlm::tlm_generic_payload t;
+    tlp_extension ext;
+    ext.requester = m_id;
+    t.set_command(tlm::TLM_WRITE_COMMAND);
+    t.set_address(addr);
+    t.set_data_ptr(data);
+    t.set_data_length(4);
+    t.set_streaming_width(4);
+    t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    t.set_extension(&ext);
+    sc_core::sc_time delay = to_sc_time(at) - sc_core::sc_time_stamp();
+    link_out->b_transport(t, delay);
+    t.clear_extension(&ext);
+    ++m_msix_sent;
+}
+
+void dma_endpoint::engine() {
+    for (;;) {
+        sc_core::wait(m_start);
+        m_qk.reset();
+        const std::uint64_t base = m_regs[dma_reg::buf_addr_lo / 4] |
+                                   static_cast<std::uint64_t>(m_regs[dma_reg::buf_addr_hi / 4])
+                                       << 32;
+        const std::uint32_t control = m_regs[dma_reg::control / 4];
+        const bool write = control & dma_reg::control_write;
+        const bool random = control & dma_reg::control_random;
+        const bool bandwidth = control & dma_reg::control_bandwidth;
+        const std::uint32_t size = std::clamp<std::uint32_t>(m_regs[dma_reg::size / 4], 1, 4096);
+        const std::uint64_t window = std::max<std::uint64_t>(m_regs[dma_reg::window / 4], size);
+        const std::uint32_t count = m_regs[dma_reg::count / 4];
+        const std::uint32_t outstanding =
+            bandwidth ? std::max<std::uint32_t>(1, m_regs[dma_reg::outstanding / 4]) : 1;
+        const std::uint64_t slots = window / size;
+        m_rng.seed(m_regs[dma_reg::seed / 4]);
+        std::uniform_int_distribution<std::uint64_t> pick(0, slots - 1);
+
+        tag_pool tags(m_p.max_tags);
+        m_tags = &tags;
+        m_result = dma_run_result{};
+        m_result.latencies.reserve(bandwidth ? 0 : count);
+        tick_t t = now_ticks();
+        m_result.first_issue = t;
+        std::priority_queue<tick_t, std::vector<tick_t>, std::greater<tick_t>> in_flight;
+        bool ok = true;
+        for (std::uint32_t i = 0; i < count; ++i) {
+            const std::uint64_t addr = base + (random ? pick(m_rng) : i % slots) * size;
+            if (in_flight.size() == outstanding) {
+                t = std::max(t, in_flight.top());
+                in_flight.pop();
+            }
+            const tick_t start = t;
+            tick_t done = transfer(write, addr, size, t, ok);
+            // pcie-bench's write latency: the write, then a 64 B read of the same address.
+            if (write && !bandwidth) done = transfer(false, addr, 64, t, ok);
+            in_flight.push(done);
+            m_result.bytes += size;
+            m_result.last_done = std::max(m_result.last_done, done);
+            if (!bandwidth) {
+                m_result.latencies.push_back(done - start);
+                t = done;
+            }
+            m_qk.set(to_sc_time(t) - sc_core::sc_time_stamp());
+            if (m_qk.need_sync()) m_qk.sync();
+        }
+        while (!in_flight.empty()) in_flight.pop();
+        m_tags = nullptr;
+        const tick_t end = std::max(t, m_result.last_done);
+        m_regs[dma_reg::errors / 4] = static_cast<std::uint32_t>(m_result.error_completions);
+        m_regs[dma_reg::status / 4] = (m_regs[dma_reg::status / 4] & ~dma_reg::status_busy) |
+                                      dma_reg::status_done | (ok ? 0u : dma_reg::status_error);
+        raise_msix(end);
+        m_qk.set(to_sc_time(end) - sc_core::sc_time_stamp());
+        m_qk.sync();
+    }
+}
+
+}  // namespace iovsim::pcie
