@@ -99,6 +99,8 @@ void dma_endpoint::b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& de
             std::uint32_t v = 0;
             for (unsigned i = 0; i < len; ++i) v |= std::uint32_t{data[i]} << (8 * i);
             m_cfg.write(off, len, v);
+            // A function captures its bus and device number from Type 0 configuration writes.
+            m_id = ext->target;
             if (m_pba && !vector_masked()) raise_msix(now_ticks(delay));
         }
         return;

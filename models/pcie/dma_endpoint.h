@@ -98,8 +98,8 @@ public:
     dma_endpoint(sc_core::sc_module_name name, const dma_endpoint_params& p = {});
 
     const config_space& config() const { return m_cfg; }
-    // Set by whoever binds the device, as the bus number captured from config writes would.
-    void set_routing_id(routing_id id) { m_id = id; }
+    // Its requester ID, captured from the last Type 0 configuration write it received.
+    routing_id id() const { return m_id; }
     const dma_run_result& last_run() const { return m_result; }
     std::uint64_t msix_sent() const { return m_msix_sent; }
     std::uint64_t start_refused() const { return m_start_refused; }

@@ -14,6 +14,7 @@
 // Timing: none.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "models/pcie/config_space.h"
@@ -23,5 +24,7 @@ namespace iovsim::pcie {
 
 // One function; concatenating the results of several calls gives a multi-function dump.
 std::string lspci_dump(routing_id id, const config_space& cs);
+// The same from the 4096 bytes a configuration-space reader got (e.g. through ECAM).
+std::string lspci_dump(routing_id id, const std::uint8_t* bytes);
 
 }  // namespace iovsim::pcie

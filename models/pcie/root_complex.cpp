@@ -165,8 +165,10 @@ void root_complex::config_access(tlm::tlm_generic_payload& t, sc_core::sc_time& 
     }
 
     // A bus behind a root port: Type 0 to the secondary bus, where only device 0 exists.
+    // Only device 0 sits on a link; a port with nothing bound has an empty link.
     const int p = port_for_bus(id.bus);
-    if (p < 0 || id.bus != m_ports[p].config.secondary_bus() || id.device != 0) {
+    if (p < 0 || p >= static_cast<int>(downstream.size()) ||
+        id.bus != m_ports[p].config.secondary_bus() || id.device != 0) {
         m_stats.master_aborts.inc();
         if (t.is_read()) fill_all_ones(t);
         return;
@@ -204,7 +206,8 @@ void root_complex::mmio_access(tlm::tlm_generic_payload& t, sc_core::sc_time& de
     (t.is_read() ? m_stats.cpu_mmio_reads : m_stats.cpu_mmio_writes).inc();
     delay += to_sc_time(m_p.mmio_latency);
     const int p = port_for_address(addr, len);
-    if (p < 0 || len == 0 || len > m_p.link.mps || crosses_4k(addr, len)) {
+    if (p < 0 || p >= static_cast<int>(downstream.size()) || len == 0 || len > m_p.link.mps ||
+        crosses_4k(addr, len)) {
         delay += to_sc_time(m_p.mmio_latency);
         m_stats.master_aborts.inc();
         if (t.is_read()) fill_all_ones(t);

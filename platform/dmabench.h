@@ -1,0 +1,58 @@
+// The DMA bench: pcie-bench's experiments in simulation, in one process (DESIGN.md §8).
+//
+// The host CPU enumerates the platform, points the bench endpoint's MSI-X vector at itself,
+// and for every (op, pattern, size, window) point programs the endpoint through its registers
+// twice: a latency pass (one transfer in flight; reads are round trips, writes are a write and
+// a 64 B read of the same address) and a bandwidth pass (dmabench.outstanding transfers in
+// flight). Each pass ends with the endpoint's MSI-X message. The buffer sits above 4 GiB; with
+// dmabench.warm the CPU writes the window before each point so it starts in the LLC.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "models/core/params.h"
+#include "platform/host_platform.h"
+
+namespace iovsim::platform {
+
+struct dmabench_config {
+    std::vector<std::string> ops;
+    std::vector<std::string> patterns;
+    std::vector<std::uint64_t> sizes;
+    std::vector<std::uint64_t> windows;
+    std::uint32_t outstanding = 64;
+    std::uint32_t count = 2000;
+    bool warm = true;
+    std::uint64_t seed = 1;
+};
+
+dmabench_config make_dmabench_config(const core::param_tree& tree);
+
+struct dmabench_point {
+    std::string op;
+    std::string pattern;
+    std::uint64_t size = 0;
+    std::uint64_t window = 0;
+    std::uint64_t page_size = 4096;
+    bool iommu = false;
+    double latency_ns_p50 = 0;
+    double latency_ns_p99 = 0;
+    double bandwidth_gbps = 0;
+    std::uint64_t iotlb_hits = 0;
+    std::uint64_t iotlb_misses = 0;
+};
+
+struct dmabench_result {
+    std::vector<pcie::enumerated_function> functions;
+    std::vector<dmabench_point> points;
+};
+
+// Installs the bench as the CPU's program. `out` is filled while the simulation runs.
+void install_dmabench(host_platform& p, const dmabench_config& c, dmabench_result& out);
+
+std::string dmabench_csv(const std::vector<dmabench_point>& points);
+std::string dmabench_table(const std::vector<dmabench_point>& points);
+
+}  // namespace iovsim::platform

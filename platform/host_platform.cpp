@@ -1,0 +1,73 @@
+#include "platform/host_platform.h"
+
+#include <tlm_utils/tlm_quantumkeeper.h>
+
+#include "models/core/sc_glue.h"
+
+namespace iovsim::platform {
+
+namespace {
+
+mem::dram_map dram_of(const pcie::host_map& m) {
+    mem::dram_map d;
+    d.add({m.dram_low.base, m.dram_low.size, 0});
+    if (m.dram_high.size) d.add({m.dram_high.base, m.dram_high.size, m.dram_low.size});
+    return d;
+}
+
+}  // namespace
+
+host_platform::host_platform(const platform_config& c)
+    : m_config(c),
+      memory("memory", dram_of(c.map), c.memory),
+      rc("rc", c.map, c.rc),
+      translation("translation"),
+      interrupts("interrupts"),
+      endpoint("dma_endpoint", c.endpoint),
+      cpu("cpu", c.map) {
+    tlm::tlm_global_quantum::instance().set(to_sc_time(c.quantum));
+    cpu.socket.bind(rc.cpu_socket);
+    rc.cpu_mem_socket.bind(memory.cpu_socket);
+    rc.dma_socket.bind(translation.in);
+    translation.out.bind(memory.device_socket);
+    rc.irq_socket.bind(interrupts.socket);
+    rc.downstream.bind(endpoint.link_in);
+    endpoint.link_out.bind(rc.upstream);
+}
+
+std::vector<pcie::enumerated_function> host_platform::enumerate() {
+    pcie::enumerator e(cpu, m_config.enumeration);
+    return e.run();
+}
+
+void host_platform::register_stats(core::stats_registry& reg) const {
+    rc.register_stats(reg, "pcie");
+    const mem::memory& m = memory;
+    const auto add = [&](const std::string& name, const char* unit, const char* desc,
+                         std::uint64_t mem::memory_stats::*field) {
+        reg.add_formula("mem." + name, unit, desc,
+                        [&m, field] { return static_cast<double>(m.timing().stats().*field); });
+    };
+    add("reads", "accesses", "read accesses to memory", &mem::memory_stats::reads);
+    add("writes", "accesses", "write accesses to memory", &mem::memory_stats::writes);
+    add("bytes_read", "bytes", "bytes read from memory", &mem::memory_stats::bytes_read);
+    add("bytes_written", "bytes", "bytes written to memory", &mem::memory_stats::bytes_written);
+    add("llc.hits", "lines", "cache lines that hit the LLC", &mem::memory_stats::llc_hits);
+    add("llc.misses", "lines", "cache lines that missed the LLC", &mem::memory_stats::llc_misses);
+    add("llc.ddio_allocations", "lines", "lines device writes allocated into the DDIO ways",
+        &mem::memory_stats::ddio_allocations);
+    add("dram.line_reads", "lines", "line transfers from DRAM",
+        &mem::memory_stats::dram_line_reads);
+    add("dram.line_writes", "lines", "line transfers to DRAM (write-backs, non-DDIO writes)",
+        &mem::memory_stats::dram_line_writes);
+    reg.add_formula("mem.out_of_range", "accesses", "accesses to no DRAM range (address errors)",
+                    [&m] { return static_cast<double>(m.out_of_range()); });
+    reg.add_formula("mem.pages_touched", "pages",
+                    "4 KiB pages of simulated DRAM backed by host memory",
+                    [&m] { return static_cast<double>(m.store().pages_touched()); });
+    reg.add_formula("interrupts.malformed", "messages",
+                    "interrupt messages the interrupt controller could not decode",
+                    [this] { return static_cast<double>(interrupts.malformed()); });
+}
+
+}  // namespace iovsim::platform

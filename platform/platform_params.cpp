@@ -1,0 +1,204 @@
+#include "platform/platform_params.h"
+
+#include <fmt/format.h>
+
+#include "models/core/errors.h"
+
+namespace iovsim::platform {
+
+using core::param_decl;
+using core::param_kind;
+
+void declare_platform_params(core::param_registry& reg) {
+    core::declare_sim_params(reg);
+    const auto d = [&](const char* name, param_kind kind, const char* def, const char* unit,
+                       const char* desc) -> param_decl {
+        return param_decl(name, kind, def, unit, desc);
+    };
+
+    reg.declare(d("host.memory", param_kind::size, "64GiB", "B",
+                  "Host DRAM in all: up to 2 GiB below the 4 GiB hole, the rest from 4 GiB up "
+                  "(sparse: only touched pages cost host memory)")
+                    .with_min("4GiB")
+                    .with_max("1024GiB"));
+
+    reg.declare(d("mem.llc.size", param_kind::size, "32MiB", "B",
+                  "Last-level cache capacity in front of DRAM")
+                    .with_min("64KiB")
+                    .with_max("1GiB"));
+    reg.declare(
+        d("mem.llc.ways", param_kind::integer, "16", "ways", "LLC associativity (LRU replacement)")
+            .with_min("1")
+            .with_max("64"));
+    reg.declare(d("mem.llc.ddio_ways", param_kind::integer, "2", "ways",
+                  "LLC ways that device writes may allocate into (Intel DDIO); 0 turns DDIO off")
+                    .with_min("0")
+                    .with_max("64"));
+    reg.declare(d("mem.llc.hit_latency", param_kind::time, "20ns", "ns",
+                  "Memory controller request to data for a line that hits the LLC")
+                    .with_max("1us"));
+    reg.declare(d("mem.dram.latency", param_kind::time, "80ns", "ns",
+                  "DRAM access latency for a line that misses the LLC, on top of its channel slot")
+                    .with_max("10us"));
+    reg.declare(d("mem.dram.channels", param_kind::integer, "4", "channels",
+                  "DRAM channels, interleaved by cache-line address")
+                    .with_min("1")
+                    .with_max("32"));
+    reg.declare(d("mem.dram.channel_bandwidth", param_kind::bandwidth, "153.6Gbps", "Gbps",
+                  "Peak bandwidth of one DRAM channel (DDR4-2400, 64 bits wide: 153.6 Gbit/s)")
+                    .with_min("1Gbps"));
+
+    reg.declare(d("pcie.gen", param_kind::integer, "3", "generation",
+                  "PCIe generation of every link: 1 (2.5 GT/s) to 5 (32 GT/s)")
+                    .with_min("1")
+                    .with_max("5"));
+    reg.declare(d("pcie.lanes", param_kind::integer, "8", "lanes", "Width of every PCIe link")
+                    .with_choices({"1", "2", "4", "8", "16"}));
+    reg.declare(d("pcie.mps", param_kind::size, "256", "B",
+                  "Max_Payload_Size programmed into every function: largest write or completion "
+                  "payload")
+                    .with_min("128")
+                    .with_max("4096"));
+    reg.declare(d("pcie.mrrs", param_kind::size, "512", "B",
+                  "Max_Read_Request_Size programmed into every function: largest read request")
+                    .with_min("128")
+                    .with_max("4096"));
+    reg.declare(d("pcie.rcb", param_kind::size, "64", "B",
+                  "Read Completion Boundary: where a completer may split read data (64 or 128)")
+                    .with_min("64")
+                    .with_max("128"));
+    reg.declare(d("pcie.rcb_completions", param_kind::boolean, "false", "",
+                  "Return one completion per RCB-aligned chunk instead of MPS-sized ones, as "
+                  "some root complexes do"));
+    reg.declare(d("pcie.hop_latency", param_kind::time, "100ns", "ns",
+                  "Latency through one link hop on top of serialization (PHY, data link layer, "
+                  "propagation)")
+                    .with_max("10us"));
+    reg.declare(d("pcie.tags", param_kind::integer, "32", "tags",
+                  "Non-posted requests a requester may have outstanding (5-bit tags: 32)")
+                    .with_min("1")
+                    .with_max("1024"));
+    reg.declare(d("pcie.ack_every", param_kind::integer, "4", "TLPs",
+                  "A receiver sends one ACK DLLP per this many TLPs; 0: none")
+                    .with_min("0")
+                    .with_max("256"));
+    reg.declare(d("pcie.fc_every", param_kind::integer, "4", "TLPs",
+                  "A receiver sends one UpdateFC DLLP per this many TLPs; 0: none")
+                    .with_min("0")
+                    .with_max("256"));
+    reg.declare(d("pcie.root_ports", param_kind::integer, "1", "ports",
+                  "Root ports of the root complex, one link each")
+                    .with_min("1")
+                    .with_max("31"));
+    reg.declare(d("pcie.rc.mmio_latency", param_kind::time, "60ns", "ns",
+                  "CPU core to root port (and back) for MMIO and configuration accesses")
+                    .with_max("10us"));
+    reg.declare(d("pcie.rc.upstream_latency", param_kind::time, "120ns", "ns",
+                  "Root port to memory controller for a device request")
+                    .with_max("10us"));
+    reg.declare(d("pcie.rc.completion_latency", param_kind::time, "80ns", "ns",
+                  "Memory controller to root port for read completion data")
+                    .with_max("10us"));
+
+    reg.declare(
+        d("dmabench.ops", param_kind::enum_list, "[read, write]", "", "DMA operations to measure")
+            .with_choices({"read", "write"}));
+    reg.declare(d("dmabench.sizes", param_kind::size_list,
+                  "[64, 128, 256, 512, 1024, 1500, 2048, 4096]", "B", "Transfer sizes to measure")
+                    .with_min("1")
+                    .with_max("4096"));
+    reg.declare(d("dmabench.windows", param_kind::size_list, "[8KiB]", "B",
+                  "Buffer windows the transfers fall in")
+                    .with_min("64")
+                    .with_max("1GiB"));
+    reg.declare(d("dmabench.patterns", param_kind::enum_list, "[seq]", "",
+                  "Access patterns: seq advances by the transfer size, rand picks size-aligned "
+                  "offsets uniformly")
+                    .with_choices({"seq", "rand"}));
+    reg.declare(d("dmabench.outstanding", param_kind::integer, "64", "transfers",
+                  "Transfers in flight in the bandwidth pass (reads are also bound by pcie.tags)")
+                    .with_min("1")
+                    .with_max("4096"));
+    reg.declare(d("dmabench.count", param_kind::integer, "2000", "transfers",
+                  "Transfers per pass (latency and bandwidth) at each point")
+                    .with_min("1")
+                    .with_max("100000000"));
+    reg.declare(d("dmabench.warm", param_kind::boolean, "true", "",
+                  "The host CPU writes the window before each point, so it sits in the LLC"));
+    reg.declare(d("dmabench.issue_interval", param_kind::time, "4ns", "ns",
+                  "The bench endpoint's DMA engine issues one TLP per this interval (250 MHz)")
+                    .with_min("1ps")
+                    .with_max("1us"));
+    reg.declare(d("dmabench.rx_latency", param_kind::time, "60ns", "ns",
+                  "Bench endpoint: completion arrival at the link to the engine seeing the data")
+                    .with_max("10us"));
+}
+
+platform_config make_platform_config(const core::param_tree& tree) {
+    platform_config c;
+    c.map = pcie::host_map::with_dram(tree.get_bytes("host.memory"));
+    c.quantum = tree.get_time("sim.quantum");
+    c.max_time = tree.get_time("sim.max_time");
+    c.seed = static_cast<std::uint64_t>(tree.get_int("sim.seed"));
+
+    c.memory.llc_size = tree.get_bytes("mem.llc.size");
+    c.memory.llc_ways = static_cast<std::uint32_t>(tree.get_int("mem.llc.ways"));
+    c.memory.ddio_ways = static_cast<std::uint32_t>(tree.get_int("mem.llc.ddio_ways"));
+    c.memory.llc_hit_latency = tree.get_time("mem.llc.hit_latency");
+    c.memory.dram_latency = tree.get_time("mem.dram.latency");
+    c.memory.channels = static_cast<std::uint32_t>(tree.get_int("mem.dram.channels"));
+    c.memory.channel_bandwidth = tree.get_bps("mem.dram.channel_bandwidth");
+    if (c.memory.ddio_ways > c.memory.llc_ways) {
+        throw core::config_error(
+            fmt::format("mem.llc.ddio_ways ({}) must not exceed mem.llc.ways ({})",
+                        c.memory.ddio_ways, c.memory.llc_ways));
+    }
+    const std::uint64_t sets = c.memory.llc_size / (64ull * c.memory.llc_ways);
+    if (sets == 0 || (sets & (sets - 1)) != 0 ||
+        sets * 64 * c.memory.llc_ways != c.memory.llc_size) {
+        throw core::config_error(fmt::format(
+            "mem.llc.size ({} B) must be a power-of-two number of sets of mem.llc.ways ({}) "
+            "64 B lines",
+            c.memory.llc_size, c.memory.llc_ways));
+    }
+
+    pcie::link_params& l = c.rc.link;
+    l.gen = static_cast<unsigned>(tree.get_int("pcie.gen"));
+    l.lanes = static_cast<unsigned>(tree.get_int("pcie.lanes"));
+    l.mps = static_cast<std::uint32_t>(tree.get_bytes("pcie.mps"));
+    l.mrrs = static_cast<std::uint32_t>(tree.get_bytes("pcie.mrrs"));
+    l.rcb = static_cast<std::uint32_t>(tree.get_bytes("pcie.rcb"));
+    l.rcb_completions = tree.get_bool("pcie.rcb_completions");
+    l.hop_latency = tree.get_time("pcie.hop_latency");
+    l.max_tags = static_cast<unsigned>(tree.get_int("pcie.tags"));
+    l.ack_every = static_cast<unsigned>(tree.get_int("pcie.ack_every"));
+    l.fc_every = static_cast<unsigned>(tree.get_int("pcie.fc_every"));
+    try {
+        pcie::validate(l);  // powers of two, RCB 64 or 128
+    } catch (const std::invalid_argument& e) {
+        throw core::config_error(e.what());
+    }
+    if (l.max_tags > 256 && l.gen < 4) {
+        throw core::config_error(fmt::format(
+            "pcie.tags ({}) above 256 needs 10-bit tags, which need pcie.gen 4 or later (got {})",
+            l.max_tags, l.gen));
+    }
+    c.rc.root_ports = static_cast<unsigned>(tree.get_int("pcie.root_ports"));
+    c.rc.mmio_latency = tree.get_time("pcie.rc.mmio_latency");
+    c.rc.upstream_latency = tree.get_time("pcie.rc.upstream_latency");
+    c.rc.completion_latency = tree.get_time("pcie.rc.completion_latency");
+
+    c.endpoint.issue_interval = tree.get_time("dmabench.issue_interval");
+    c.endpoint.rx_latency = tree.get_time("dmabench.rx_latency");
+    c.endpoint.max_tags = l.max_tags;
+    c.endpoint.link_gen = l.gen;
+    c.endpoint.link_lanes = l.lanes;
+
+    c.enumeration.mmio32 = {c.map.mmio32.base, c.map.mmio32.limit(), c.map.mmio32.base};
+    c.enumeration.mmio64 = {c.map.mmio64.base, c.map.mmio64.limit(), c.map.mmio64.base};
+    c.enumeration.mps = l.mps;
+    c.enumeration.mrrs = l.mrrs;
+    return c;
+}
+
+}  // namespace iovsim::platform
