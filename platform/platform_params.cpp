@@ -93,10 +93,10 @@ void declare_platform_params(core::param_registry& reg) {
     reg.declare(d("pcie.rc.mmio_latency", param_kind::time, "60ns", "ns",
                   "CPU core to root port (and back) for MMIO and configuration accesses")
                     .with_max("10us"));
-    reg.declare(d("pcie.rc.upstream_latency", param_kind::time, "120ns", "ns",
+    reg.declare(d("pcie.rc.upstream_latency", param_kind::time, "150ns", "ns",
                   "Root port to memory controller for a device request")
                     .with_max("10us"));
-    reg.declare(d("pcie.rc.completion_latency", param_kind::time, "80ns", "ns",
+    reg.declare(d("pcie.rc.completion_latency", param_kind::time, "100ns", "ns",
                   "Memory controller to root port for read completion data")
                     .with_max("10us"));
 

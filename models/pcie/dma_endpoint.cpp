@@ -65,12 +65,16 @@ dma_endpoint::dma_endpoint(sc_core::sc_module_name name, const dma_endpoint_para
     SC_THREAD(engine);
 }
 
+// Software must not program a reserved encoding (6, 7) or an MPS above Max_Payload_Size
+// Supported; if it does, the function never sends more than it supports (and at most 4096 B).
 std::uint32_t dma_endpoint::programmed_mps() const {
-    return 128u << ((m_cfg.peek(m_pcie_cap + pcie_reg::device_control, 2) >> 5) & 7);
+    const std::uint32_t code = (m_cfg.peek(m_pcie_cap + pcie_reg::device_control, 2) >> 5) & 7;
+    return std::min(128u << std::min(code, 5u), m_p.max_payload_supported);
 }
 
 std::uint32_t dma_endpoint::programmed_mrrs() const {
-    return 128u << ((m_cfg.peek(m_pcie_cap + pcie_reg::device_control, 2) >> 12) & 7);
+    const std::uint32_t code = (m_cfg.peek(m_pcie_cap + pcie_reg::device_control, 2) >> 12) & 7;
+    return 128u << std::min(code, 5u);
 }
 
 bool dma_endpoint::vector_masked() const {
@@ -190,6 +194,7 @@ tick_t dma_endpoint::issue(bool write, std::uint64_t addr, std::uint32_t len, ti
     t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
     t.set_extension(&ext);
     sc_core::sc_time delay = to_sc_time(at) - sc_core::sc_time_stamp();
+    ++m_requests_sent;
     link_out->b_transport(t, delay);
     t.clear_extension(&ext);
     if (!t.is_response_ok()) {
@@ -224,7 +229,9 @@ tick_t dma_endpoint::transfer(bool write, std::uint64_t addr, std::uint32_t len,
 void dma_endpoint::raise_msix(tick_t at) {
     const std::uint32_t mc = m_cfg.peek(m_msix_cap + msix_reg::message_control, 2);
     if (!(mc & msix_reg::enable)) return;
-    if (vector_masked()) {
+    // A message is a memory write: with Bus Master Enable clear it stays pending too (PCIe Base
+    // Spec §7.5.1.1.3), and goes out when a configuration write sets the bit again.
+    if (vector_masked() || !m_cfg.bus_master_enabled()) {
         m_pba |= 1;
         return;
     }
@@ -249,8 +256,14 @@ void dma_endpoint::raise_msix(tick_t at) {
     ++m_msix_sent;
 }
 
+void dma_endpoint::sync() {
+    ++m_waits;
+    m_qk.sync();
+}
+
 void dma_endpoint::engine() {
     for (;;) {
+        ++m_waits;
         sc_core::wait(m_start);
         m_qk.reset();
         const std::uint64_t base = m_regs[dma_reg::buf_addr_lo / 4] |
@@ -295,7 +308,7 @@ void dma_endpoint::engine() {
                 t = done;
             }
             m_qk.set(to_sc_time(t) - sc_core::sc_time_stamp());
-            if (m_qk.need_sync()) m_qk.sync();
+            if (m_qk.need_sync()) sync();
         }
         while (!in_flight.empty()) in_flight.pop();
         m_tags = nullptr;
@@ -305,7 +318,7 @@ void dma_endpoint::engine() {
                                       dma_reg::status_done | (ok ? 0u : dma_reg::status_error);
         raise_msix(end);
         m_qk.set(to_sc_time(end) - sc_core::sc_time_stamp());
-        m_qk.sync();
+        sync();
     }
 }
 

@@ -19,7 +19,8 @@
 //   (reads) from its PCI Express Device Control register, never across 4 KiB; each read TLP
 //   takes a tag from a pool of `max_tags`.
 // - MSI-X: the table entry's address and data are sent as a posted memory write upstream; a
-//   masked vector (per-vector or Function Mask) sets its PBA bit instead and fires on unmask.
+//   masked vector (per-vector or Function Mask), or Bus Master Enable clear, sets its PBA bit
+//   instead and fires once that is undone.
 //
 // Leaves out: descriptor rings (the NIC issue has them), relaxed ordering, TLP processing hints.
 //
@@ -103,6 +104,10 @@ public:
     const dma_run_result& last_run() const { return m_result; }
     std::uint64_t msix_sent() const { return m_msix_sent; }
     std::uint64_t start_refused() const { return m_start_refused; }
+    // Kernel work, for simulation-speed reports: request TLPs sent (one b_transport each; MSI-X
+    // messages are counted by msix_sent()) and wait() calls (start waits, quantum syncs).
+    std::uint64_t requests_sent() const { return m_requests_sent; }
+    std::uint64_t waits() const { return m_waits; }
 
 private:
     void b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& delay);
@@ -113,6 +118,7 @@ private:
     tick_t issue(bool write, std::uint64_t addr, std::uint32_t len, tick_t at, bool& ok);
     tick_t transfer(bool write, std::uint64_t addr, std::uint32_t len, tick_t& at, bool& ok);
     void raise_msix(tick_t at);
+    void sync();  // m_qk.sync(), counted
     bool vector_masked() const;
     std::uint32_t programmed_mps() const;
     std::uint32_t programmed_mrrs() const;
@@ -133,6 +139,8 @@ private:
     dma_run_result m_result;
     std::uint64_t m_msix_sent = 0;
     std::uint64_t m_start_refused = 0;
+    std::uint64_t m_requests_sent = 0;
+    std::uint64_t m_waits = 0;
 };
 
 }  // namespace iovsim::pcie

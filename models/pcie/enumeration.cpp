@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace iovsim::pcie {
@@ -65,6 +66,8 @@ std::uint16_t enumerator::find_ext_capability(config_access& cfg, routing_id fn,
 std::vector<enumerated_function> enumerator::run() {
     m_found.clear();
     m_last_bus = 0;
+    // A cursor left below its window (the default 0) starts at the window's base.
+    for (address_window* w : {&m_p.mmio32, &m_p.mmio64}) w->next = std::max(w->next, w->base);
     scan_bus(0);
     return m_found;
 }

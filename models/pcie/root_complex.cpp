@@ -1,7 +1,9 @@
 #include "models/pcie/root_complex.h"
 
+#include <algorithm>
 #include <cstring>
 
+#include "models/core/log.h"
 #include "models/core/sc_glue.h"
 #include "models/pcie/capabilities.h"
 #include "models/pcie/tlp.h"
@@ -50,6 +52,12 @@ std::uint32_t read_le(const unsigned char* p, unsigned n) {
 
 void write_le(unsigned char* p, unsigned n, std::uint32_t v) {
     for (unsigned i = 0; i < n; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
+}
+
+std::string requester_of(tlm::tlm_generic_payload& t) {
+    tlp_extension* ext = nullptr;
+    t.get_extension(ext);
+    return ext ? to_string(ext->requester) : std::string("?");
 }
 
 bool crosses_4k(std::uint64_t addr, std::uint32_t len) {
@@ -208,9 +216,14 @@ void root_complex::mmio_access(tlm::tlm_generic_payload& t, sc_core::sc_time& de
     const int p = port_for_address(addr, len);
     if (p < 0 || p >= static_cast<int>(downstream.size()) || len == 0 || len > m_p.link.mps ||
         crosses_4k(addr, len)) {
-        delay += to_sc_time(m_p.mmio_latency);
         m_stats.master_aborts.inc();
-        if (t.is_read()) fill_all_ones(t);
+        core::log("pcie", core::log_level::info,
+                  "{}: CPU MMIO {} of {} B at {:#x}: no function claims it", name(),
+                  t.is_read() ? "read" : "write", len, addr);
+        if (t.is_read()) {
+            delay += to_sc_time(m_p.mmio_latency);
+            fill_all_ones(t);
+        }
         t.set_response_status(tlm::TLM_OK_RESPONSE);
         return;
     }
@@ -225,18 +238,22 @@ void root_complex::mmio_access(tlm::tlm_generic_payload& t, sc_core::sc_time& de
     const std::uint32_t req_bytes =
         t.is_write() ? mwr_wire_bytes(addr, len) : mrd_wire_bytes(addr, len);
     const tick_t arrive = pt.link.send_down(now_ticks(delay), req_bytes, t.is_write() ? len : 0);
-    delay = to_sc_time(arrive) - sc_core::sc_time_stamp();
-    downstream[p]->b_transport(t, delay);
-    if (t.is_read()) {
+    if (t.is_write()) {
+        // Posted: the CPU is done once the root port has taken the write; the device sees it
+        // when it arrives across the link.
+        sc_core::sc_time device_delay = to_sc_time(arrive) - sc_core::sc_time_stamp();
+        downstream[p]->b_transport(t, device_delay);
+    } else {
+        delay = to_sc_time(arrive) - sc_core::sc_time_stamp();
+        downstream[p]->b_transport(t, delay);
         const tick_t back = pt.link.send_up(now_ticks(delay), cpld_wire_bytes(addr, len), len);
-        delay = to_sc_time(back) - sc_core::sc_time_stamp();
+        delay = to_sc_time(back + m_p.mmio_latency) - sc_core::sc_time_stamp();
         if (!t.is_response_ok()) {
             m_stats.master_aborts.inc();
             fill_all_ones(t);
         }
     }
     if (!ext) t.clear_extension(&local);
-    delay += to_sc_time(m_p.mmio_latency);
     t.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 
@@ -247,14 +264,21 @@ void root_complex::upstream_b_transport(int p, tlm::tlm_generic_payload& t,
     const auto len = static_cast<std::uint32_t>(t.get_data_length());
     const bool write = t.is_write();
 
-    // The request TLP crosses the link upward.
-    const std::uint32_t req_bytes = write ? mwr_wire_bytes(addr, len) : mrd_wire_bytes(addr, len);
-    tick_t at = pt.link.send_up(now_ticks(delay), req_bytes, write ? len : 0);
-
     const bool malformed = len == 0 || crosses_4k(addr, len) ||
                            (write ? len > pt.link.params().mps : len > max_tlp_payload);
+
+    // The request TLP crosses the link upward, a malformed one too (the receiver checks it).
+    const std::uint32_t req_bytes =
+        !malformed ? (write ? mwr_wire_bytes(addr, len) : mrd_wire_bytes(addr, len))
+                   : tlp_framing_bytes + request_header_bytes(addr) +
+                         (write && len != 0 ? dw_bytes * dw_count(addr, len) : 0);
+    tick_t at = pt.link.send_up(now_ticks(delay), req_bytes, write ? len : 0);
     if (malformed || !pt.config.bus_master_enabled()) {
         (malformed ? m_stats.malformed_tlps : m_stats.bus_master_blocked).inc();
+        core::log("pcie", core::log_level::info,
+                  "{}: port {} rejects a {} of {} B at {:#x} from {}: {}", name(), p,
+                  write ? "write" : "read", len, addr, requester_of(t),
+                  malformed ? "malformed TLP" : "Bus Master Enable is clear");
         t.set_response_status(malformed ? tlm::TLM_GENERIC_ERROR_RESPONSE
                                         : tlm::TLM_COMMAND_ERROR_RESPONSE);
         if (!write) at = pt.link.send_down(at, cpl_wire_bytes());  // UR completion
@@ -264,7 +288,8 @@ void root_complex::upstream_b_transport(int p, tlm::tlm_generic_payload& t,
 
     if (write && m_map.interrupt.contains(addr, len)) {
         m_stats.interrupt_messages.inc();
-        delay = to_sc_time(at) - sc_core::sc_time_stamp();
+        // A posted write never passes an earlier one (§2.4.1): not before the port's data lands.
+        delay = to_sc_time(std::max(at, pt.posted_landed)) - sc_core::sc_time_stamp();
         irq_socket->b_transport(t, delay);
         return;
     }
@@ -280,7 +305,12 @@ void root_complex::upstream_b_transport(int p, tlm::tlm_generic_payload& t,
         m_stats.dma_writes.inc();
         m_stats.dma_write_bytes.inc(len);
         pt.posted_landed = std::max(pt.posted_landed, done);
-        if (!t.is_response_ok()) m_stats.completer_aborts.inc();  // dropped; the device can't know
+        if (!t.is_response_ok()) {  // dropped; the device can't know
+            m_stats.completer_aborts.inc();
+            core::log("pcie", core::log_level::info,
+                      "{}: write of {} B at {:#x} from {} dropped: {}", name(), len, addr,
+                      requester_of(t), t.get_response_string());
+        }
         // A posted write costs the requester only its trip across the link.
         delay = to_sc_time(at) - sc_core::sc_time_stamp();
         return;
@@ -294,6 +324,8 @@ void root_complex::upstream_b_transport(int p, tlm::tlm_generic_payload& t,
         back = pt.link.complete(direction::downstream, data_at_port, addr, len);
     } else {
         m_stats.completer_aborts.inc();
+        core::log("pcie", core::log_level::info, "{}: read of {} B at {:#x} from {} aborted: {}",
+                  name(), len, addr, requester_of(t), t.get_response_string());
         back = pt.link.send_down(data_at_port, cpl_wire_bytes());  // Completer Abort, no data
     }
     delay = to_sc_time(back) - sc_core::sc_time_stamp();

@@ -10,7 +10,7 @@
 //   device 0 exists on a link). MMIO is forwarded to the root port whose memory windows claim it
 //   (and whose Memory Space Enable is set) as a memory TLP across its link.
 // - Device side (`upstream[port]`): every b_transport is one request TLP. It crosses the link
-//   upward, must be well formed (no 4 KiB crossing, MPS for writes, MRRS for reads), and is
+//   upward, must be well formed (no 4 KiB crossing; writes within MPS, reads within 4 KiB), and is
 //   forwarded only if the root port's Bus Master Enable is set. A write into the interrupt
 //   window is an interrupt message and goes to `irq_socket`; every other request goes to
 //   `dma_socket`, the translation stage (an IOMMU, or an identity stage) in front of memory.
@@ -23,7 +23,8 @@
 // Leaves out: peer-to-peer between root ports, switches, I/O space, configuration retry status,
 // ordering between posted writes from different ports, PCIe power management.
 //
-// Timing: a CPU access pays `mmio_latency` from the core to the root port each way; a device
+// Timing: a CPU access pays `mmio_latency` from the core to the root port each way (a posted
+// MMIO write only the first: the CPU moves on once the root port has it); a device
 // request pays `upstream_latency` from the root port to the memory controller and completion
 // data `completion_latency` back to the root port, plus memory's own time. Reads from a port
 // never pass that port's earlier posted writes (PCIe ordering): a read's memory access starts
@@ -54,9 +55,9 @@ struct root_complex_params {
     // CPU core to root port (and back) through the uncore: paid by every CPU MMIO or ECAM access.
     tick_t mmio_latency = 60 * ticks_per_ns;
     // Root port ingress to the memory controller for a device request (IIO, mesh/ring).
-    tick_t upstream_latency = 120 * ticks_per_ns;
+    tick_t upstream_latency = 150 * ticks_per_ns;
     // Memory controller data back to the root port egress for a read completion.
-    tick_t completion_latency = 80 * ticks_per_ns;
+    tick_t completion_latency = 100 * ticks_per_ns;
     // Number of root ports, one link each (00:01.0, 00:02.0, …).
     unsigned root_ports = 1;
     link_params link{};
@@ -113,7 +114,6 @@ private:
     int port_for_address(std::uint64_t addr, std::uint32_t len) const;
     config_space* bus0_function(routing_id id);
     static void fill_all_ones(tlm::tlm_generic_payload& t);
-    std::uint32_t max_payload(const port& p) const;
 
     host_map m_map;
     root_complex_params m_p;
