@@ -16,6 +16,7 @@
 #include "models/pcie/lspci_dump.h"
 #include "platform/dmabench.h"
 #include "platform/host_platform.h"
+#include "platform/kernel_rate.h"
 #include "platform/platform_params.h"
 #include "platform/version.h"
 
@@ -131,7 +132,9 @@ int cmd_params(bool json) {
 int cmd_config(const run_options& o) {
     core::param_registry reg;
     declare_platform_params(reg);
-    std::cout << load_tree(reg, o).to_yaml();
+    const core::param_tree tree = load_tree(reg, o);
+    make_platform_config(tree);  // the checks a run makes (e.g. pcie.mps a power of two)
+    std::cout << tree.to_yaml();
     return 0;
 }
 
@@ -157,10 +160,32 @@ int cmd_lspci(const run_options& o) {
     return 0;
 }
 
+// The raw kernel's rate for the run's kernel work, measured in a child process (one elaboration
+// per process), the median of `kernel_repeats` loops.
+constexpr unsigned kernel_repeats = 5;
+// Below this much wall time a dmabench speed figure is mostly noise.
+constexpr double speed_min_wall_s = 0.5;
+
+kernel_rate_result measure_kernel(const kernel_work& work) {
+    kernel_rate_config kc;
+    kc.calls = work.calls;
+    kc.waits = work.waits;
+    kc.repeat = kernel_repeats;
+    const std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
+    kernel_rate_result k = run_kernel_rate_child(exe, kc);
+    if (k.config.calls != kc.calls || k.config.waits != kc.waits ||
+        k.calls_made != kc.calls * kc.repeat || k.waits_made != kc.waits * kc.repeat)
+        throw sim_failure("kernel-rate: the child did not do the work it was asked to");
+    return k;
+}
+
 // Runs dmabench with the tree's parameters; writes DIR/dmabench.csv, stats.json, params.yaml.
-int run_dmabench(const core::param_tree& tree, const std::string& out_dir, bool show_platform) {
+// With `speed`, also measures the raw SystemC kernel on the same work (`--speed`).
+int run_dmabench(const core::param_tree& tree, const std::string& out_dir, bool show_platform,
+                 bool speed) {
+    const platform_config config = make_platform_config(tree);  // validates before any output
     const std::filesystem::path out = make_out_dir(out_dir);
-    host_platform p(make_platform_config(tree));
+    host_platform p(config);
     const dmabench_config bc = make_dmabench_config(tree);
     dmabench_result result;
     install_dmabench(p, bc, result);
@@ -180,6 +205,36 @@ int run_dmabench(const core::param_tree& tree, const std::string& out_dir, bool 
     stats.add_value("sim.host.transactions_per_wall_s", "transactions/s",
                     "simulation speed: transactions through the root complex per wall-clock second",
                     wall > 0 ? transactions / wall : 0.0);
+    const kernel_work work = kernel_work_of(p);
+    stats.add_value("sim.kernel.calls", "calls",
+                    "b_transport calls made by initiators (host CPU accesses, endpoint request "
+                    "TLPs, MSI-X messages); the root complex's onward hops are not counted",
+                    static_cast<double>(work.calls));
+    stats.add_value("sim.kernel.waits", "waits",
+                    "wait() calls made by the host CPU and endpoint threads (quantum-keeper syncs, "
+                    "interrupt and start waits)",
+                    static_cast<double>(work.waits));
+    std::string speed_text;
+    if (speed) {
+        const kernel_rate_result k = measure_kernel(work);
+        stats.add_value("sim.host.kernel_calls_per_wall_s", "calls/s",
+                        "raw SystemC kernel running the same b_transport calls and waits (one "
+                        "initiator, one trivial target), median of 5 loops",
+                        k.calls_per_wall_s);
+        stats.add_value("sim.host.kernel_wall_s", "s",
+                        "wall-clock time of the raw kernel loop, median of 5", k.median_wall_s);
+        stats.add_value("sim.host.speed_ratio", "",
+                        "raw kernel wall time / dmabench wall time for the same calls and waits "
+                        "(1 would be the bare kernel's speed)",
+                        wall > 0 ? k.median_wall_s / wall : 0.0);
+        speed_text = speed_line(work, wall, k) + '\n';
+        if (wall < speed_min_wall_s) {
+            speed_text += fmt::format(
+                "note: the bench ran for only {:.3f} s of wall time; for a steadier figure run "
+                "more transfers, e.g. --set dmabench.count=20000\n",
+                wall);
+        }
+    }
     stats.write_json((out / "stats.json").string());
     write_file(out / "params.yaml", tree.to_yaml());
     write_file(out / "dmabench.csv", dmabench_csv(result.points));
@@ -191,13 +246,20 @@ int run_dmabench(const core::param_tree& tree, const std::string& out_dir, bool 
         "{}\n",
         transactions, wall, wall > 0 ? transactions / wall : 0.0, simulated_ns / 1000.0,
         (out / "dmabench.csv").string());
+    std::cout << speed_text;
     return 0;
 }
 
-int cmd_dmabench(const run_options& o) {
+int cmd_dmabench(const run_options& o, bool speed) {
     core::param_registry reg;
     declare_platform_params(reg);
-    return run_dmabench(load_tree(reg, o), o.out, false);
+    return run_dmabench(load_tree(reg, o), o.out, false, speed);
+}
+
+int cmd_kernel_rate(const kernel_rate_config& c) {
+    validate(c);
+    std::cout << kernel_rate_json(run_kernel_rate(c)) << '\n';
+    return 0;
 }
 
 // `iovsim` with no arguments: the enumerated default platform and a short DMA bench.
@@ -211,7 +273,7 @@ int cmd_default() {
         "iovsim {}: the host platform and a short DMA bench "
         "(`iovsim dmabench` runs the full one)\n\n",
         version());
-    return run_dmabench(tree, "out", true);
+    return run_dmabench(tree, "out", true, false);
 }
 
 }  // namespace
@@ -234,10 +296,29 @@ int cli_main(int argc, char** argv) {
                                        "Print every PCI function's config space as "
                                        "`lspci -xxxx` does (decode with lspci -vvv -F FILE)"),
                     lspci_opts, false);
-    add_run_options(app.add_subcommand("dmabench",
-                                       "DMA latency and bandwidth against transfer size, window "
-                                       "and pattern, as pcie-bench measures them"),
-                    bench_opts, true);
+    CLI::App* dmabench = app.add_subcommand("dmabench",
+                                            "DMA latency and bandwidth against transfer size, "
+                                            "window and pattern, as pcie-bench measures them");
+    add_run_options(dmabench, bench_opts, true);
+    bool bench_speed = false;
+    dmabench->add_flag("--speed", bench_speed,
+                       "Also time the raw SystemC kernel on the same b_transport calls and waits "
+                       "(a child process, median of 5) and report the ratio; use "
+                       "--set dmabench.count=20000 so the bench runs long enough to time");
+
+    // Hidden: the raw kernel's rate, the yardstick `dmabench --speed` runs as a child process.
+    kernel_rate_config kernel_opts;
+    CLI::App* kernel_rate = app.add_subcommand(
+        "kernel-rate", "Time N b_transport calls and W waits on the bare SystemC kernel (JSON)");
+    kernel_rate->group("");
+    kernel_rate->add_option("--calls", kernel_opts.calls, "b_transport calls per loop")->required();
+    kernel_rate->add_option("--waits", kernel_opts.waits, "wait() calls per loop, spread evenly")
+        ->required();
+    kernel_rate->add_option("--bytes", kernel_opts.bytes, "Payload bytes per call (default 64)");
+    kernel_rate->add_option("--delay-ps", kernel_opts.delay,
+                            "The target's delay per call, in ps (default 10000)");
+    kernel_rate->add_option("--repeat", kernel_opts.repeat,
+                            "Loops to time in one elaboration (default 1)");
     app.require_subcommand(0, 1);
 
     try {
@@ -257,7 +338,8 @@ int cli_main(int argc, char** argv) {
         if (app.got_subcommand("params")) return cmd_params(params_json);
         if (app.got_subcommand("config")) return cmd_config(config_opts);
         if (app.got_subcommand("lspci")) return cmd_lspci(lspci_opts);
-        if (app.got_subcommand("dmabench")) return cmd_dmabench(bench_opts);
+        if (app.got_subcommand("dmabench")) return cmd_dmabench(bench_opts, bench_speed);
+        if (app.got_subcommand("kernel-rate")) return cmd_kernel_rate(kernel_opts);
         return cmd_default();
     } catch (const core::config_error& e) {
         std::cerr << "iovsim: " << e.what() << '\n';

@@ -16,12 +16,17 @@ void host_cpu::thread() {
     m_qk.reset();
     try {
         if (m_program) m_program(*this);
-        m_qk.sync();
+        sync();
     } catch (const std::exception& e) {
         m_failure = e.what();
     }
     m_finished = true;
     sc_core::sc_stop();
+}
+
+void host_cpu::sync() {
+    ++m_waits;
+    m_qk.sync();
 }
 
 tick_t host_cpu::now() const { return now_ticks(m_qk.get_local_time()); }
@@ -41,7 +46,7 @@ void host_cpu::access(tlm::tlm_command cmd, std::uint64_t addr, void* data, unsi
     ++m_transactions;
     if (!t.is_response_ok()) ++m_errors;
     m_qk.set(delay);
-    if (m_qk.need_sync()) m_qk.sync();
+    if (m_qk.need_sync()) sync();
 }
 
 std::uint32_t host_cpu::config_read(pcie::routing_id id, std::uint16_t offset, unsigned size) {
@@ -83,8 +88,9 @@ void host_cpu::mem_write(std::uint64_t addr, const void* data, std::uint32_t len
 }
 
 bool host_cpu::wait_for(sc_core::sc_event& e, tick_t timeout) {
-    m_qk.sync();
+    sync();
     const sc_core::sc_time start = sc_core::sc_time_stamp();
+    ++m_waits;
     sc_core::wait(to_sc_time(timeout), e);
     return sc_core::sc_time_stamp() - start < to_sc_time(timeout);
 }

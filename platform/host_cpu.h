@@ -42,7 +42,9 @@ public:
     // Synchronizes, then sleeps until `e` fires or `timeout` passes; false on timeout.
     bool wait_for(sc_core::sc_event& e, tick_t timeout);
     tick_t now() const;  // kernel time plus local offset
+    // b_transport calls made, and wait() calls made (quantum-keeper syncs, interrupt waits).
     std::uint64_t transactions() const { return m_transactions; }
+    std::uint64_t waits() const { return m_waits; }
     std::uint64_t errors() const { return m_errors; }         // accesses with an error response
     bool finished() const { return m_finished; }              // the program returned or threw
     const std::string& failure() const { return m_failure; }  // what the program threw, if any
@@ -50,12 +52,14 @@ public:
 private:
     void thread();
     void access(tlm::tlm_command cmd, std::uint64_t addr, void* data, unsigned len);
+    void sync();  // m_qk.sync(), counted
 
     pcie::host_map m_map;
     program m_program;
     tlm_utils::tlm_quantumkeeper m_qk;
     std::uint64_t m_transactions = 0;
     std::uint64_t m_errors = 0;
+    std::uint64_t m_waits = 0;
     bool m_finished = false;
     std::string m_failure;
 };

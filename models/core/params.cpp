@@ -721,6 +721,13 @@ std::string param_registry::suggest(std::string_view key) const {
     return best;
 }
 
+bool param_registry::is_group(std::string_view prefix) const {
+    const std::string dotted = std::string(prefix) + ".";
+    for (const param_decl& d : m_decls)
+        if (d.name.compare(0, dotted.size(), dotted) == 0) return true;
+    return false;
+}
+
 bool param_registry::is_indexed_prefix(std::string_view prefix) const {
     const std::string stem = std::string(prefix) + ".*";
     for (const std::size_t i : m_patterns) {
@@ -809,11 +816,18 @@ void param_tree::flatten(const YAML::Node& node, const std::string& path, int ke
         if (d)
             throw config_error(
                 fmt::format("{}:{}: {}: expected a value, got a map", origin, key_line, path));
+        std::map<std::string, int> seen;  // key -> line: YAML forbids duplicate keys
         for (const auto& kv : node) {
             const int k_line = kv.first.Mark().is_null() ? line : kv.first.Mark().line + 1;
             const std::string k = kv.first.IsScalar() ? kv.first.Scalar() : "";
             if (k.empty())
                 throw config_error(fmt::format("{}:{}: expected a key name", origin, k_line));
+            const auto [it, fresh] = seen.emplace(k, k_line);
+            if (!fresh) {
+                throw config_error(fmt::format("{}:{}: duplicate key '{}' (first set on line {})",
+                                               origin, k_line, path.empty() ? k : path + "." + k,
+                                               it->second));
+            }
             flatten(kv.second, path.empty() ? k : path + "." + k, k_line, origin, out);
         }
     } else if (node.IsSequence()) {
@@ -838,6 +852,10 @@ void param_tree::flatten(const YAML::Node& node, const std::string& path, int ke
     } else {
         // A null value (`key:`) has no position of its own: report the key's line.
         const std::string key_where = fmt::format("{}:{}", origin, key_line);
+        if (!d && !path.empty() && m_registry.is_group(path)) {
+            throw config_error(fmt::format("{}: '{}' is a group of parameters ({}.…), not a value",
+                                           key_where, path, path));
+        }
         settable_decl(path, key_where);
         if (node.IsNull()) {
             out.push_back({path, key_where, key_where, false, {""}});

@@ -122,6 +122,8 @@ public:
     // The declared name closest to `key` by edit distance, or "" if none is close.
     std::string suggest(std::string_view key) const;
 
+    // True if some declared key starts with `prefix.` (e.g. "pcie" for pcie.lanes).
+    bool is_group(std::string_view prefix) const;
     // True if some pattern declaration starts with `prefix` followed by ".*".
     bool is_indexed_prefix(std::string_view prefix) const;
 

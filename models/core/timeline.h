@@ -26,8 +26,8 @@ public:
     }
 
     tick_t free_at() const { return m_free_at; }
-    tick_t busy_ticks() const { return m_busy; }       // total time held
-    tick_t wait_ticks() const { return m_wait; }       // total queueing delay imposed
+    tick_t busy_ticks() const { return m_busy; }  // total time held
+    tick_t wait_ticks() const { return m_wait; }  // total queueing delay imposed
     std::uint64_t uses() const { return m_uses; }
     void reset() { *this = timeline{}; }
 

@@ -19,7 +19,9 @@ constexpr tick_t ticks_per_ms = 1000 * ticks_per_us;
 constexpr tick_t ticks_per_s = 1000 * ticks_per_ms;
 
 constexpr double ticks_to_ns(tick_t t) { return static_cast<double>(t) / ticks_per_ns; }
-inline tick_t ns_to_ticks(double ns) { return static_cast<tick_t>(std::llround(ns * ticks_per_ns)); }
+inline tick_t ns_to_ticks(double ns) {
+    return static_cast<tick_t>(std::llround(ns * ticks_per_ns));
+}
 
 // Duration of `cycles` at clock `hz`, rounded to the nearest picosecond.
 inline tick_t cycles_to_ticks(double cycles, double hz) {

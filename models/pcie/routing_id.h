@@ -16,7 +16,8 @@ struct routing_id {
         return static_cast<std::uint16_t>(bus << 8 | (device & 0x1f) << 3 | (function & 0x7));
     }
     static constexpr routing_id from_value(std::uint16_t v) {
-        return routing_id{static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v >> 3 & 0x1f),
+        return routing_id{static_cast<std::uint8_t>(v >> 8),
+                          static_cast<std::uint8_t>(v >> 3 & 0x1f),
                           static_cast<std::uint8_t>(v & 0x7)};
     }
     friend constexpr bool operator==(routing_id a, routing_id b) { return a.value() == b.value(); }

@@ -15,7 +15,11 @@
 namespace iovsim::pcie {
 
 // AT field of a memory request TLP (PCIe Base Spec, Address Translation Services).
-enum class address_type : std::uint8_t { untranslated = 0, translation_request = 1, translated = 2 };
+enum class address_type : std::uint8_t {
+    untranslated = 0,
+    translation_request = 1,
+    translated = 2
+};
 
 // What the TLP is. Memory requests carry a host (or bus) address in the payload; configuration
 // requests carry the register offset (0..4095) and name the function addressed in `target`.

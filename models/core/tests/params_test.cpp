@@ -636,3 +636,38 @@ TEST_F(params_test, registry_lists_and_json) {
 
 }  // namespace
 }  // namespace iovsim::core
+
+namespace {
+
+iovsim::core::param_registry group_registry() {
+    iovsim::core::param_registry reg;
+    reg.declare({"pcie.gen", iovsim::core::param_kind::integer, "3", "generation", "PCIe gen"});
+    reg.declare({"pcie.lanes", iovsim::core::param_kind::integer, "8", "lanes", "PCIe width"});
+    return reg;
+}
+
+}  // namespace
+
+TEST(ParamTreeErrors, DuplicateKeyInAFileNamesBothLines) {
+    const auto reg = group_registry();
+    iovsim::core::param_tree tree(reg);
+    try {
+        tree.load_yaml_text("pcie:\n  gen: 3\n  lanes: 8\n  gen: 4\n", "dup.yaml");
+        FAIL() << "a duplicate key was accepted";
+    } catch (const iovsim::core::config_error& e) {
+        EXPECT_STREQ(e.what(), "dup.yaml:4: duplicate key 'pcie.gen' (first set on line 2)");
+    }
+    EXPECT_EQ(tree.get_int("pcie.gen"), 3);  // a failed source changes nothing
+}
+
+TEST(ParamTreeErrors, AGroupGivenAValueSaysItIsAGroup) {
+    const auto reg = group_registry();
+    iovsim::core::param_tree tree(reg);
+    try {
+        tree.load_yaml_text("pcie: 3\n", "group.yaml");
+        FAIL() << "a group given a value was accepted";
+    } catch (const iovsim::core::config_error& e) {
+        EXPECT_STREQ(e.what(),
+                     "group.yaml:1: 'pcie' is a group of parameters (pcie.…), not a value");
+    }
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Bad input is the user's mistake, not a crash: each case below must exit 2, print exactly one
+# line on stderr that names the offending key or file (for a file, with the line number), print
+# nothing on stdout, write no results, and show neither a SystemC banner nor a backtrace.
+set -euo pipefail
+# shellcheck source=testbenches/lib/common.bash
+source "$(dirname "$0")/lib/common.bash"
+tb_setup "$@"
+
+cases=0
+# expect_bad NAME 'TEXT1|TEXT2|...' ARGS...: every TEXT must appear in the one stderr line.
+expect_bad() {
+    local name=$1 texts=$2
+    shift 2
+    local out="$name.out" err="$name.err" rc=0
+    "$IOVSIM" "$@" >"$out" 2>"$err" || rc=$?
+    local shown="iovsim $*"
+    [ $rc -eq 2 ] || fail "$name: '$shown' exit status" "2" "$rc (stderr: $(cat "$err"))"
+    local lines
+    lines=$(wc -l <"$err")
+    [ "$lines" -eq 1 ] || fail "$name: '$shown' lines on stderr" "1" "$lines: $(cat "$err")"
+    [ ! -s "$out" ] || fail "$name: '$shown' stdout" "nothing" "$(head -c 500 "$out")"
+    if grep -qiE 'SystemC|Accellera|Copyright|terminate called|what\(\)|Aborted|core dumped|Error: \(E[0-9]' \
+        "$err"; then
+        fail "$name: '$shown' stderr has a SystemC banner or a backtrace" "a one-line message" \
+            "$(cat "$err")"
+    fi
+    local t
+    IFS='|' read -ra wanted <<<"$texts"
+    for t in "${wanted[@]}"; do
+        grep -qF -- "$t" "$err" || fail "$name: '$shown' stderr mentions '$t'" "$t" "$(cat "$err")"
+    done
+    [ ! -e "$SCRATCH/$name.bench/dmabench.csv" ] ||
+        fail "$name: '$shown' wrote results despite the bad input" "no dmabench.csv" \
+            "$SCRATCH/$name.bench/dmabench.csv"
+    cases=$((cases + 1))
+    pass "$name: exit 2, one line: $(cat "$err")"
+}
+
+# Files. Line numbers are those of the offending lines in the fixtures (see their comments).
+cp "$TB_DIR/fixtures/malformed.yaml" "$TB_DIR/fixtures/unknown_key.yaml" .
+expect_bad malformed_yaml 'malformed.yaml:5' config malformed.yaml
+expect_bad unknown_key_in_file "unknown_key.yaml:5|pcie.lane|did you mean 'pcie.lanes'" \
+    config unknown_key.yaml
+expect_bad missing_file 'no-such-config.yaml' config no-such-config.yaml
+expect_bad missing_file_dmabench 'no-such-config.yaml' \
+    dmabench no-such-config.yaml --out missing_file_dmabench.bench
+
+# --set values that parse but are out of the parameter's domain.
+expect_bad lanes_not_a_width 'pcie.lanes|3' config --set pcie.lanes=3
+expect_bad mps_wrong_unit 'pcie.mps|3GHz' config --set pcie.mps=3GHz
+# 300 B lies within 128..4096 but Max_Payload_Size is a power of two (PCIe Base Spec 7.5.3.4).
+expect_bad mps_not_power_of_two_config 'pcie.mps|300' config --set pcie.mps=300
+expect_bad mps_not_power_of_two_lspci 'pcie.mps|300' lspci --set pcie.mps=300
+expect_bad mps_not_power_of_two_dmabench 'pcie.mps|300' \
+    dmabench --set pcie.mps=300 --out mps_not_power_of_two_dmabench.bench
+expect_bad unknown_key 'nosuch.key' config --set nosuch.key=1
+expect_bad set_without_equals 'pcie.lanes' config --set pcie.lanes
+expect_bad dmabench_size_zero 'dmabench.sizes|0' \
+    dmabench --set dmabench.sizes=0 --out dmabench_size_zero.bench
+expect_bad dmabench_unknown_op 'dmabench.ops|erase' \
+    dmabench --set 'dmabench.ops=[read,erase]' --out dmabench_unknown_op.bench
+
+# The command line itself.
+expect_bad unknown_subcommand 'frobnicate' frobnicate
+
+echo "PASS bad_input ($cases cases)"
