@@ -27,28 +27,19 @@ void store32(unsigned char* p, std::uint32_t v) {
 }
 
 config_space make_config(const dma_endpoint_params& p) {
-    function_identity id;
-    id.vendor_id = p.vendor_id;
-    id.device_id = p.device_id;
-    id.class_code = 0x00ff00;
-    id.subsystem_vendor_id = 0x1af4;
-    id.subsystem_id = 0x1100;
-    config_space cs(header_layout::type0, id);
-    cs.define_bar(0, dma_reg::bar0_size, true, false);
-    add_power_management(cs);
-    pcie_cap_params pc;
-    pc.type = pcie_port_type::endpoint;
-    pc.max_payload_supported = p.max_payload_supported;
-    pc.max_link_speed = p.link_gen;
-    pc.max_link_width = p.link_lanes;
-    add_pcie(cs, pc);
-    msix_params mp;
-    mp.vectors = 1;
-    mp.table_offset = dma_reg::msix_table_offset;
-    mp.pba_offset = dma_reg::msix_pba_offset;
-    add_msix(cs, mp);
-    add_aer(cs, false);
-    return cs;
+    endpoint_params e;
+    e.identity.vendor_id = p.vendor_id;
+    e.identity.device_id = p.device_id;
+    e.bars = {bar_params{0, dma_reg::bar0_size, true, false}};
+    e.msix_vectors = 1;
+    e.msix_table_offset = dma_reg::msix_table_offset;
+    e.msix_pba_offset = dma_reg::msix_pba_offset;
+    e.link_speed = p.link_gen;
+    e.link_width = p.link_lanes;
+    e.max_payload_supported = p.max_payload_supported;
+    e.interrupt_pin = 0;  // MSI-X only
+    e.ari = false;
+    return make_endpoint(e);
 }
 
 }  // namespace

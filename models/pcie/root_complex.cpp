@@ -23,25 +23,14 @@ config_space make_host_bridge() {
     return config_space(header_layout::type0, id);
 }
 
-config_space make_root_port(unsigned port, const link_params& lp) {
-    function_identity id;
-    id.vendor_id = 0x1b36;  // Red Hat: QEMU's generic PCIe root port
-    id.device_id = 0x000c;
-    id.class_code = 0x060400;
-    config_space cs(header_layout::type1, id);
-    add_power_management(cs);
-    pcie_cap_params pc;
-    pc.type = pcie_port_type::root_port;
-    pc.max_payload_supported = 4096;
-    pc.max_link_speed = lp.gen;
-    pc.max_link_width = lp.lanes;
-    pc.port_number = static_cast<std::uint8_t>(port + 1);
-    add_pcie(cs, pc);
-    add_aer(cs, true);
-    add_acs(cs, acs_reg::source_validation | acs_reg::translation_blocking |
-                    acs_reg::p2p_request_redirect | acs_reg::p2p_completion_redirect |
-                    acs_reg::upstream_forwarding);
-    return cs;
+config_space make_port(unsigned port, const link_params& lp) {
+    root_port_params rp;
+    rp.link_speed = lp.gen;
+    rp.link_width = lp.lanes;
+    rp.max_payload_supported = 4096;
+    rp.port_number = static_cast<std::uint8_t>(port + 1);
+    rp.interrupt_pin = 0;
+    return make_root_port(rp);
 }
 
 std::uint32_t read_le(const unsigned char* p, unsigned n) {
@@ -80,8 +69,7 @@ root_complex::root_complex(sc_core::sc_module_name name, const host_map& map,
       m_host_bridge(make_host_bridge()) {
     validate(p.link);
     m_ports.reserve(p.root_ports);
-    for (unsigned i = 0; i < p.root_ports; ++i)
-        m_ports.emplace_back(make_root_port(i, p.link), p.link);
+    for (unsigned i = 0; i < p.root_ports; ++i) m_ports.emplace_back(make_port(i, p.link), p.link);
     cpu_socket.register_b_transport(this, &root_complex::cpu_b_transport);
     cpu_socket.register_transport_dbg(this, &root_complex::cpu_transport_dbg);
     upstream.register_b_transport(this, &root_complex::upstream_b_transport);
