@@ -1,0 +1,185 @@
+// The IOMMU's DMA-remapping core (VT-d legacy mode, plain C++): translates a device's untranslated
+// request (source ID, IOVA, read/write) to a host-physical address through the context cache,
+// the IOTLB, the paging-structure caches and, on a miss, a walk of the root, context and
+// second-level tables in host memory, read through table_memory as real bytes.
+//
+// Models:
+// - Root entry by bus, context entry by devfn (VT-d §3.4.2, §9.1, §9.3): translation type
+//   00/01 (translate through second level) or 10 (pass-through: HPA = IOVA), AW 001 (39-bit,
+//   3 levels) or 010 (48-bit, 4 levels), DID, FPD.
+// - Second-level walk (§3.6, §9.8): 4 KiB pages, 2 MiB (PDE.PS) and 1 GiB (PDPE.PS)
+//   superpages; an entry with R = W = 0 is not present; permissions are ANDed down the walk.
+// - Faults (Appendix A) abort the request and are handed to the shared fault_log unless the
+//   context entry's FPD suppresses them (faults found before a present, valid context entry is
+//   decoded are always recorded): root / context not present (0x1, 0x2), invalid context
+//   programming (TT = 11, AW not 39/48-bit: 0x3), address beyond min(AGAW, MGAW) (0x4),
+//   write / read without permission or through a not-present entry (0x5, 0x6), a table pointer
+//   outside memory (root table 0x8, context table 0x9, second-level table 0x7), non-zero
+//   reserved fields (root 0xA, context 0xB, second-level entry 0xC; a table pointer with low
+//   bits set is such a reserved-field fault, as the pointers' bits 11:0 are flags or reserved).
+//   Memory is never touched by a faulting request: the result carries no address to use.
+// - Caches and invalidation as caches.h describes; only present, successfully decoded entries
+//   are cached. Page-selective IOTLB invalidation also drops the paging-structure-cache entries
+//   of that range unless the invalidation hint (IH) is set, as the spec's PSI does.
+//
+// Leaves out: translation enable and the register interface (the register file, queued
+// invalidation and the SystemC shell sit on top), scalable mode, PASID, ATS translation
+// requests and translated requests, the interrupt entry cache, A/D bits, snoop and memory
+// types, 5-level tables, caching of not-present entries, and page-request services.
+//
+// Timing (all parameters, defaults below):
+// - The context cache and the IOTLB are probed together: a hit costs iotlb_lookup_latency.
+// - A miss needs a walker; walkers are `walkers` busy-until timelines, a walk starting at
+//   max(lookup done, earliest free walker) and holding it until its last read returns. A
+//   context-cache miss first reads the root entry (16 B) and the context entry (16 B), then
+//   probes the IOTLB again (iotlb_lookup_latency). A walk probes the three paging-structure
+//   caches in parallel (psc_lookup_latency) and reads, one after the other, only the 8 B entries
+//   below the deepest hit; each read is timed by table_memory (the memory model), so walks
+//   contend for DRAM with everything else.
+// - Calibration (DESIGN.md §7: a 64 B read missing the IOTLB costs ~250 ns more than a hit,
+//   pcie-bench +226 to +280 ns): with memory_timing's defaults a page-table read that misses
+//   the LLC costs dram_latency = 80 ns. In a domain in use the PML4E cache holds the one PML4E
+//   that covers 512 GiB, so a miss on a cold region reads PDPE, PDE and PTE from DRAM:
+//   psc_lookup_latency + 3 x 80 ns = 5 + 240 = 245 ns over the hit. A first walk in a domain
+//   (4 reads) costs 325 ns extra, a walk whose PDE is cached 85 ns, and walks over tables the
+//   CPU has just written (LLC hits, 20 ns each) far less.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "iommu/caches.h"
+#include "iommu/fault_log.h"
+#include "iommu/table_memory.h"
+#include "iommu/vtd_format.h"
+#include "models/core/timeline.h"
+#include "models/core/units.h"
+
+namespace iovsim::iommu {
+
+struct dma_remapper_params {
+    cache_params iotlb{64, 64, replacement::lru};          // 64 entries of 4 KiB reach (pcie-bench)
+    cache_params context_cache{16, 16, replacement::lru};  // entries (source IDs)
+    // Paging-structure caches; Intel does not publish their sizes, these are assumptions.
+    cache_params pml4e_cache{4, 4, replacement::lru};
+    cache_params pdpe_cache{16, 16, replacement::lru};
+    cache_params pde_cache{32, 32, replacement::lru};
+    std::uint32_t walkers = 4;                       // concurrent page walks
+    tick_t iotlb_lookup_latency = 2 * ticks_per_ns;  // context cache + IOTLB probe
+    tick_t psc_lookup_latency = 5 * ticks_per_ns;    // paging-structure caches probe
+    unsigned mgaw = 48;  // maximum guest address width (CAP.MGAW + 1), bits
+    unsigned haw = 46;   // host address width, bits: table and page addresses above are reserved
+    bool superpage_1g = true;  // CAP.SLLPS bit 1: 1 GiB pages (2 MiB pages always supported)
+};
+
+// Outcome of one translation.
+struct translation {
+    fault_reason fault = fault_reason::none;
+    std::uint64_t hpa = 0;        // the host address of iova (valid when ok())
+    std::uint64_t page_size = 0;  // size of the page that maps it
+    perms access;                 // permissions of that mapping
+    std::uint16_t did = 0;        // domain, once the context entry is known
+    bool pass_through = false;
+    bool iotlb_hit = false;
+    bool context_hit = false;
+    bool fault_recorded = false;     // false for a fault suppressed by FPD or dropped
+    std::uint32_t memory_reads = 0;  // root, context and paging entries read
+    tick_t done = 0;                 // tick the translation (or the fault) is known
+
+    bool ok() const { return fault == fault_reason::none; }
+};
+
+struct dma_remapper_stats {
+    std::uint64_t translations = 0;
+    std::uint64_t iotlb_hits = 0;
+    std::uint64_t iotlb_misses = 0;  // misses of translating requests (each walks)
+    std::uint64_t context_hits = 0;
+    std::uint64_t context_misses = 0;
+    std::uint64_t pass_through = 0;
+    std::uint64_t walks = 0;
+    std::uint64_t walk_memory_reads = 0;            // second-level entries read
+    std::uint64_t context_memory_reads = 0;         // root and context entries read
+    std::array<std::uint64_t, 5> walks_by_reads{};  // walks that read 0..4 paging entries
+    std::uint64_t pml4e_cache_hits = 0;             // walks starting from a cached PML4E
+    std::uint64_t pdpe_cache_hits = 0;
+    std::uint64_t pde_cache_hits = 0;
+    std::uint64_t sl_not_present = 0;  // walks ended by a not-present entry (fault 0x5/0x6)
+    std::uint64_t faults = 0;
+    std::uint64_t faults_suppressed = 0;  // not recorded because of FPD
+    std::array<std::uint64_t, 256> faults_by_reason{};
+    std::uint64_t iotlb_inv_global = 0;
+    std::uint64_t iotlb_inv_domain = 0;
+    std::uint64_t iotlb_inv_page = 0;
+    std::uint64_t context_inv_global = 0;
+    std::uint64_t context_inv_domain = 0;
+    std::uint64_t context_inv_device = 0;
+    tick_t walker_wait = 0;  // ps walks waited for a free walker
+
+    double iotlb_hit_rate() const {
+        const std::uint64_t n = iotlb_hits + iotlb_misses;
+        return n ? static_cast<double>(iotlb_hits) / static_cast<double>(n) : 0.0;
+    }
+    std::uint64_t faults_of(fault_reason r) const {
+        return faults_by_reason[static_cast<std::uint8_t>(r)];
+    }
+};
+
+class dma_remapper {
+public:
+    // std::invalid_argument for bad cache geometry, walkers == 0, mgaw not 39..48 or haw not
+    // 32..52.
+    dma_remapper(table_memory& memory, fault_log& faults, const dma_remapper_params& p = {});
+
+    // RTADDR_REG as set by SRTP. Software must invalidate the context cache and IOTLB after.
+    void set_root_table(std::uint64_t rtaddr) { m_rtaddr = rtaddr; }
+    std::uint64_t root_table() const { return m_rtaddr; }
+
+    // Translates an untranslated request from source_id (bus[15:8] devfn[7:0]) for iova arriving
+    // at `at`. Never throws for anything in memory; a fault is a result.
+    translation translate(std::uint16_t source_id, std::uint64_t iova, bool is_write, tick_t at);
+
+    // Invalidations, completed when they return (the register/queued-invalidation layer times
+    // them). Page-selective: did, addr, address mask am (2^am pages), invalidation hint ih.
+    void invalidate_iotlb_global();
+    void invalidate_iotlb_domain(std::uint16_t did);
+    void invalidate_iotlb_pages(std::uint16_t did, std::uint64_t addr, unsigned am,
+                                bool ih = false);
+    void invalidate_context_global();
+    void invalidate_context_domain(std::uint16_t did);
+    void invalidate_context_device(std::uint16_t source_id, unsigned fm = 0);
+
+    const dma_remapper_params& params() const { return m_params; }
+    const dma_remapper_stats& stats() const { return m_stats; }
+    void reset_stats() { m_stats = dma_remapper_stats{}; }
+    const std::vector<timeline>& walkers() const { return m_walkers; }
+    iotlb& tlb() { return m_iotlb; }
+    context_cache& contexts() { return m_context_cache; }
+
+private:
+    // Reads and decodes root and context entries; fault_reason::none on success.
+    fault_reason fetch_context(std::uint16_t source_id, tick_t& now, translation& r,
+                               context_cache_entry& c);
+    // Walks the second-level tables from the deepest cached level; fills r on success.
+    fault_reason walk(const context_cache_entry& c, std::uint64_t iova, bool is_write, tick_t& now,
+                      translation& r);
+    void fail(translation& r, fault_reason f, std::uint16_t source_id, std::uint64_t iova,
+              bool is_write, bool fpd);
+    bool check_perms(translation& r, perms a, std::uint16_t source_id, std::uint64_t iova,
+                     bool is_write, bool fpd);
+
+    table_memory& m_memory;
+    fault_log& m_faults;
+    dma_remapper_params m_params;
+    std::uint64_t m_haw_mask;  // address bits at or above HAW
+    std::uint64_t m_rtaddr = 0;
+    iotlb m_iotlb;
+    context_cache m_context_cache;
+    paging_structure_cache m_pml4e;
+    paging_structure_cache m_pdpe;
+    paging_structure_cache m_pde;
+    std::vector<timeline> m_walkers;
+    dma_remapper_stats m_stats;
+};
+
+}  // namespace iovsim::iommu
