@@ -1,0 +1,508 @@
+#include "models/cpu/vcpu.h"
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <stdexcept>
+
+#include "models/core/sc_glue.h"
+#include "models/core/trace_extension.h"
+#include "models/pcie/tlp.h"
+
+namespace iovsim::cpu {
+
+namespace {
+
+constexpr std::uint64_t cache_line = 64;
+
+std::uint64_t all_ones(unsigned size) {
+    return size >= 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * size)) - 1;
+}
+
+vcpu_state state_of(core::stage s) {
+    switch (s) {
+        case core::stage::exit:
+            return vcpu_state::exit;
+        case core::stage::vmm:
+            return vcpu_state::vmm;
+        default:
+            return vcpu_state::kvm;
+    }
+}
+
+}  // namespace
+
+vcpu::vcpu(sc_core::sc_module_name name, kvm& k, const vcpu_params& p)
+    : sc_module(name),
+      socket("socket"),
+      m_kvm(k),
+      m_params(p),
+      m_mode(k.interrupts(p.vm)),
+      m_wait(k.wait(p.vm)) {
+    m_global = k.attach(*this, p.vm, m_index);
+    m_core = k.config().vcpu_core(m_global);
+    m_thread = k.scheduler().add_thread(basename(), m_core);
+    if (m_mode == delivery_mode::posted) {
+        m_pid = std::make_unique<posted_interrupt_descriptor>(k.pi_memory(), p.pi_descriptor);
+        const std::uint32_t ndst = ndst_for(m_core, false);
+        m_pid->init(posted_intr_vector, ndst);
+        m_pid->vcpu_load(ndst, posted_intr_vector);
+    }
+    SC_HAS_PROCESS(vcpu);
+    SC_THREAD(thread);
+}
+
+void vcpu::set_tracer(const core::tracer& t) {
+    m_tracer = t;
+    m_state_signal = m_tracer.declare_signal("state", 3);
+}
+
+tick_t vcpu::time() const { return now_ticks(m_qk.get_local_time()); }
+
+void vcpu::thread() {
+    m_qk.reset();
+    try {
+        if (m_program) m_program(*this);
+        flush();
+    } catch (const std::exception& e) {
+        m_failure = e.what();
+    }
+    m_finished = true;
+}
+
+// --- interrupts arriving (from KVM, never waits) ---
+
+void vcpu::inject(std::uint8_t vector, tick_t at) {
+    at = std::max(at, now_ticks());
+    m_pending.emplace(at, arrival{arrival::kind::inject, vector});
+    m_arrived.emplace(vector, at);  // keeps the first arrival of a vector not yet delivered
+    arm();
+}
+
+void vcpu::notify(std::uint8_t notification_vector, tick_t at) {
+    at = std::max(at, now_ticks());
+    m_pending.emplace(at, arrival{arrival::kind::notify, notification_vector});
+    arm();
+}
+
+void vcpu::arm() {
+    if (m_pending.empty()) return;
+    const tick_t now = now_ticks();
+    const tick_t first = m_pending.begin()->first;
+    m_irq_event.notify(to_sc_time(first > now ? first - now : 0));
+}
+
+void vcpu::take_arrivals() {
+    const tick_t now = now_ticks();
+    while (!m_pending.empty() && m_pending.begin()->first <= now) {
+        const auto it = m_pending.begin();
+        const tick_t at = it->first;
+        const arrival a = it->second;
+        m_pending.erase(it);
+        handle(a, at);
+    }
+    arm();
+}
+
+void vcpu::handle(const arrival& a, tick_t at) {
+    bool notified = a.what == arrival::kind::notify;
+    if (a.what == arrival::kind::inject) {
+        if (m_mode == delivery_mode::posted) {
+            // KVM posts it in software and sends the notification NV names, if any.
+            notified = m_pid->post(a.vector).has_value();
+        } else {
+            m_apic.accept(a.vector);
+            if (m_halted) {
+                if (!m_woken) m_woken_at = at;
+                m_woken = true;
+            } else if (m_state == vcpu_state::guest) {
+                // KVM kicks the running vCPU: EXTERNAL_INTERRUPT exit, injection at entry.
+                const exit_path p = m_kvm.costs().path(exit_reason::external_interrupt);
+                m_kvm.count_exit(exit_reason::external_interrupt, p.total());
+                ++m_exits;
+                charge_path(at, p, 0);
+                m_extra += p.total();
+                deliver(at + p.total());
+            }
+            return;  // out of guest mode: injected at the next entry
+        }
+    }
+    if (!notified) return;  // ON already set: the first notification's sync takes it
+    m_last_notify = at;
+    if (m_halted) {
+        if (!m_woken) m_woken_at = at;
+        m_woken = true;
+    } else if (m_state == vcpu_state::guest) {
+        // The CPU processes the notification in guest mode: PIR -> virtual IRR, no exit.
+        m_pid->sync_to_irr(m_apic);
+        deliver(at);
+    }
+}
+
+void vcpu::deliver(tick_t t) {
+    while (const auto v = m_apic.deliver()) {
+        m_taken.push_back(*v);
+        tick_t arrived = m_last_notify;
+        if (const auto it = m_arrived.find(*v); it != m_arrived.end()) {
+            arrived = it->second;
+            m_arrived.erase(it);
+        }
+        m_kvm.count_delivery(m_mode, t > arrived ? t - arrived : 0);
+    }
+}
+
+void vcpu::enter_guest(tick_t t) {
+    if (m_mode == delivery_mode::posted) m_pid->sync_to_irr(m_apic);
+    deliver(t);
+    set_state(vcpu_state::guest, t);
+}
+
+bool vcpu::taken(std::uint8_t vector) {
+    for (auto it = m_taken.begin(); it != m_taken.end(); ++it) {
+        if (*it == vector) {
+            m_taken.erase(it);
+            return true;
+        }
+    }
+    return false;
+}
+
+void vcpu::set_state(vcpu_state s, tick_t t) {
+    m_state = s;
+    m_tracer.change(t, m_state_signal, static_cast<std::uint64_t>(s));
+}
+
+// --- time on the host core ---
+
+void vcpu::wait_until(tick_t t) {
+    take_arrivals();
+    while (now_ticks() < t) {
+        sc_core::wait(to_sc_time(t - now_ticks()), m_irq_event);
+        take_arrivals();
+    }
+}
+
+tick_t vcpu::run_on_core(tick_t work, vcpu_state st, bool wakes, vcpu_state waiting) {
+    const tick_t start = now_ticks();
+    tick_t done_work = 0;
+    bool first = true;
+    while (work > 0) {
+        const tick_t at = now_ticks();
+        set_state(st, at);
+        host_scheduler& s = m_kvm.scheduler();
+        const job_id j = wakes && first ? s.wake(m_thread, at, work) : s.submit(m_thread, at, work);
+        for (;;) {
+            const tick_t c = s.completion(j);
+            if (c <= now_ticks()) break;
+            wait_until(c);
+        }
+        s.release(j);
+        done_work += work;
+        first = false;
+        // Interrupt exits taken while in guest mode run after it on the core (their cost and
+        // delivery were charged when they came).
+        work = m_extra;
+        m_extra = 0;
+        st = vcpu_state::exit;
+    }
+    const tick_t end = now_ticks();
+    m_state_ticks[static_cast<std::size_t>(waiting)] += end - start - done_work;
+    if (st == vcpu_state::exit && !first && done_work > 0) enter_guest(end);
+    return end;
+}
+
+void vcpu::flush() {
+    const tick_t local = to_ticks(m_qk.get_local_time());
+    m_qk.set(sc_core::SC_ZERO_TIME);
+    if (local > 0) {
+        m_state_ticks[static_cast<std::size_t>(vcpu_state::guest)] += local;
+        run_on_core(local, vcpu_state::guest);
+    } else {
+        take_arrivals();
+    }
+    m_qk.reset();
+}
+
+void vcpu::charge_path(tick_t start, const exit_path& p, tick_t extra, vcpu_state extra_state) {
+    core::accountant* acc = m_kvm.accountant();
+    const bool account = acc && m_packet != core::no_packet && acc->is_in_flight(m_packet);
+    tick_t t = start;
+    for (std::size_t i = 0; i < p.size; ++i) {
+        const exit_step& s = p.steps[i];
+        if (i + 1 == p.size && extra > 0) {  // the device model runs before the VM entry
+            if (account)
+                acc->hand_off(m_packet, t,
+                              extra_state == vcpu_state::vmm ? core::stage::vmm : core::stage::kvm);
+            m_state_ticks[static_cast<std::size_t>(extra_state)] += extra;
+            t += extra;
+        }
+        if (account) acc->hand_off(m_packet, t, s.stage);
+        m_state_ticks[static_cast<std::size_t>(state_of(s.stage))] += s.ticks;
+        t += s.ticks;
+    }
+    if (account) acc->hand_off(m_packet, t, core::stage::guest);
+}
+
+tick_t vcpu::exit_op(exit_reason r, const exit_path& p, tick_t extra, vcpu_state extra_state) {
+    const tick_t total = p.total() + extra;
+    m_kvm.count_exit(r, total);
+    ++m_exits;
+    const tick_t end = run_on_core(total, vcpu_state::exit);
+    charge_path(end - total, p, extra, extra_state);
+    enter_guest(end);
+    return end;
+}
+
+// --- guest_context ---
+
+void vcpu::compute(std::uint64_t cycles) {
+    flush();
+    const tick_t work = m_kvm.costs().cycles(static_cast<double>(cycles));
+    m_state_ticks[static_cast<std::size_t>(vcpu_state::guest)] += work;
+    run_on_core(work, vcpu_state::guest);
+    m_qk.reset();
+}
+
+void vcpu::hypercall() {
+    flush();
+    exit_op(exit_reason::vmcall, m_kvm.costs().path(exit_reason::vmcall));
+    m_qk.reset();
+}
+
+void vcpu::eoi() {
+    flush();
+    if (m_mode == delivery_mode::exit) {
+        // Without APICv the EOI write to the APIC page exits; KVM clears the ISR bit.
+        m_apic.eoi();
+        exit_op(exit_reason::apic_access, m_kvm.costs().path(exit_reason::apic_access));
+    } else {
+        m_apic.eoi();  // virtual EOI: no exit; the next pending vector is delivered at once
+        deliver(now_ticks());
+    }
+    m_qk.reset();
+}
+
+bool vcpu::guest_memory(tlm::tlm_command cmd, std::uint64_t gpa, void* data, std::uint32_t len) {
+    std::uint64_t hpa = 0;
+    if (len == 0) return true;
+    if (!m_kvm.vm_ept(m_params.vm).ram_hpa(gpa, len, hpa)) {
+        ++m_bad_accesses;
+        return false;
+    }
+    tlm::tlm_generic_payload t;
+    t.set_command(cmd);
+    t.set_address(hpa);
+    t.set_data_ptr(static_cast<unsigned char*>(data));
+    t.set_data_length(len);
+    t.set_streaming_width(len);
+    if (socket->transport_dbg(t) < len) {
+        ++m_bad_accesses;
+        return false;
+    }
+    const std::uint64_t lines = (gpa + len - 1) / cache_line - gpa / cache_line + 1;
+    m_qk.inc(
+        to_sc_time(m_kvm.costs().cycles(static_cast<double>(lines * m_params.mem_access_cycles))));
+    if (m_qk.need_sync()) flush();
+    return true;
+}
+
+void vcpu::read(std::uint64_t gpa, void* dst, std::uint32_t len) {
+    if (!guest_memory(tlm::TLM_READ_COMMAND, gpa, dst, len)) std::memset(dst, 0xff, len);
+}
+
+void vcpu::write(std::uint64_t gpa, const void* src, std::uint32_t len) {
+    guest_memory(tlm::TLM_WRITE_COMMAND, gpa, const_cast<void*>(src), len);
+}
+
+std::uint64_t vcpu::mmio(tlm::tlm_command cmd, std::uint64_t gpa, std::uint64_t value,
+                         unsigned size) {
+    const bool is_write = cmd == tlm::TLM_WRITE_COMMAND;
+    unsigned char b[8] = {};
+    for (unsigned i = 0; i < size; ++i) b[i] = static_cast<unsigned char>(value >> (8 * i));
+    const auto from_bytes = [&] {
+        std::uint64_t v = 0;
+        for (unsigned i = 0; i < size; ++i) v |= std::uint64_t{b[i]} << (8 * i);
+        return v;
+    };
+    const gpa_translation tr = m_kvm.vm_ept(m_params.vm).translate(gpa, size);
+    switch (tr.kind) {
+        case gpa_kind::ram:
+            if (!guest_memory(cmd, gpa, b, size)) return all_ones(size);
+            return from_bytes();
+        case gpa_kind::passthrough: {
+            tlm::tlm_generic_payload t;
+            t.set_command(cmd);
+            t.set_address(tr.hpa);
+            t.set_data_ptr(b);
+            t.set_data_length(size);
+            t.set_streaming_width(size);
+            t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+            pcie::tlp_extension tlp;
+            tlp.vm_id = static_cast<std::int32_t>(m_params.vm);
+            tlp.vcpu_id = static_cast<std::int32_t>(m_index);
+            core::trace_extension trace(core::trace_context{m_packet, core::stage::guest});
+            t.set_extension(&tlp);
+            t.set_extension(&trace);
+            sc_core::sc_time delay = m_qk.get_local_time();
+            socket->b_transport(t, delay);
+            t.clear_extension(&tlp);
+            t.clear_extension(&trace);
+            m_qk.set(delay);  // the stall is guest time on the core, handed over at the sync
+            const bool ok = t.is_response_ok();
+            if (!ok) ++m_mmio_errors;
+            if (m_qk.need_sync()) flush();
+            return ok || is_write ? from_bytes() : all_ones(size);
+        }
+        case gpa_kind::trapped:
+        case gpa_kind::emulated:
+        case gpa_kind::unmapped: {
+            kvm::handler_ref h;
+            if (tr.kind != gpa_kind::unmapped) {
+                h = m_kvm.mmio_handler_for(m_params.vm, tr.region);
+                h.offset = tr.offset;
+            }
+            eventfd* fd = is_write ? m_kvm.ioeventfd_for(m_params.vm, false, gpa, value) : nullptr;
+            return trapped(false, is_write, h, fd, value, size);
+        }
+    }
+    return all_ones(size);
+}
+
+std::uint64_t vcpu::trapped(bool pio, bool is_write, const kvm::handler_ref& h, eventfd* fd,
+                            std::uint64_t value, unsigned size) {
+    flush();
+    const exit_reason r = pio ? exit_reason::io_instruction : exit_reason::ept_misconfig;
+    const exit_handler where =
+        fd ? exit_handler::ioeventfd : (h.handler ? h.where : exit_handler::vmm);
+    const exit_path p = m_kvm.costs().path(r, where);
+    // KVM (or the VMM) handles the access after every step but the VM entry.
+    const tick_t handled_at = now_ticks() + p.total() - p.steps[p.size - 1].ticks;
+    std::uint64_t result = is_write ? value : all_ones(size);
+    tick_t extra = 0;
+    if (fd) {
+        fd->signal(handled_at + m_kvm.costs().ioeventfd_notify());
+    } else if (h.handler) {
+        std::uint64_t v = 0;
+        const std::uint64_t cycles = is_write ? h.handler->write(h.offset, size, value, handled_at)
+                                              : h.handler->read(h.offset, size, v, handled_at);
+        if (!is_write) result = v & all_ones(size);
+        extra = m_kvm.costs().cycles(static_cast<double>(cycles));
+    } else {
+        ++m_unhandled;  // the VMM finds no device there: reads all ones, writes dropped
+    }
+    exit_op(r, p, extra, where == exit_handler::kvm ? vcpu_state::kvm : vcpu_state::vmm);
+    m_qk.reset();
+    return result;
+}
+
+std::uint32_t vcpu::mmio_read32(std::uint64_t gpa) {
+    return static_cast<std::uint32_t>(mmio(tlm::TLM_READ_COMMAND, gpa, 0, 4));
+}
+
+void vcpu::mmio_write32(std::uint64_t gpa, std::uint32_t value) {
+    mmio(tlm::TLM_WRITE_COMMAND, gpa, value, 4);
+}
+
+void vcpu::mmio_write64(std::uint64_t gpa, std::uint64_t value) {
+    mmio(tlm::TLM_WRITE_COMMAND, gpa, value, 8);
+}
+
+namespace {
+void check_pio_size(unsigned size) {
+    if (size != 1 && size != 2 && size != 4)
+        throw std::invalid_argument("vcpu: port I/O is 1, 2 or 4 bytes");
+}
+}  // namespace
+
+std::uint32_t vcpu::pio_in(std::uint16_t port, unsigned size) {
+    check_pio_size(size);
+    const kvm::handler_ref h = m_kvm.pio_handler_for(m_params.vm, port);
+    return static_cast<std::uint32_t>(trapped(true, false, h, nullptr, 0, size));
+}
+
+void vcpu::pio_out(std::uint16_t port, unsigned size, std::uint32_t value) {
+    check_pio_size(size);
+    const kvm::handler_ref h = m_kvm.pio_handler_for(m_params.vm, port);
+    eventfd* fd = m_kvm.ioeventfd_for(m_params.vm, true, port, value);
+    trapped(true, true, h, fd, value, size);
+}
+
+// --- waiting for an interrupt ---
+
+void vcpu::wait_for_interrupt(std::uint8_t vector) {
+    flush();
+    for (;;) {
+        take_arrivals();
+        if (taken(vector)) break;
+        if (m_wait == wait_mode::poll) {
+            spin();
+        } else {
+            halt();
+        }
+    }
+    m_qk.reset();
+}
+
+void vcpu::spin() {
+    // The guest spins in guest mode: arrivals are handled as they come (an exit in exit and
+    // apicv mode, none with posted interrupts).
+    const tick_t start = now_ticks();
+    set_state(vcpu_state::guest, start);
+    while (m_extra == 0 && m_taken.empty()) {
+        sc_core::wait(m_irq_event);
+        take_arrivals();
+    }
+    m_state_ticks[static_cast<std::size_t>(vcpu_state::guest)] += now_ticks() - start;
+    if (m_extra > 0) {
+        const tick_t e = m_extra;
+        m_extra = 0;
+        run_on_core(e, vcpu_state::exit);
+        enter_guest(now_ticks());
+    }
+}
+
+void vcpu::halt() {
+    const exit_costs& costs = m_kvm.costs();
+    const exit_path p = costs.path(exit_reason::hlt);
+    const tick_t entry = p.steps[p.size - 1].ticks;
+    const tick_t to_kvm = p.total() - entry;  // exit + KVM's HLT handling
+    m_kvm.count_exit(exit_reason::hlt, p.total());
+    ++m_exits;
+    for (const exit_step& s : p)
+        m_state_ticks[static_cast<std::size_t>(state_of(s.stage))] += s.ticks;
+    run_on_core(to_kvm, vcpu_state::kvm);
+    take_arrivals();
+    const tick_t halted_at = now_ticks();
+    const bool pending = m_apic.deliverable().has_value() || (m_pid && !m_pid->pir_empty());
+    bool slept = false;
+    if (!pending) {
+        m_halted = true;
+        m_woken = false;
+        set_state(vcpu_state::halted, halted_at);
+        const tick_t poll_end = halted_at + m_kvm.config().halt_poll;
+        while (!m_woken && now_ticks() < poll_end) {
+            sc_core::wait(to_sc_time(poll_end - now_ticks()), m_irq_event);
+            take_arrivals();
+        }
+        if (m_woken && m_woken_at < poll_end) {
+            ++m_poll_hits;  // halt polling caught it: the thread never slept
+        } else {
+            // The poll window closed: the thread blocks; a posted interrupt now wakes it.
+            slept = true;
+            ++m_sleeps;
+            if (m_pid) m_pid->block(posted_intr_wakeup_vector);
+            while (!m_woken) {
+                sc_core::wait(m_irq_event);
+                take_arrivals();
+            }
+        }
+        m_halted = false;
+        if (m_pid) m_pid->vcpu_load(ndst_for(m_core, false), posted_intr_vector);
+        m_state_ticks[static_cast<std::size_t>(vcpu_state::halted)] += now_ticks() - halted_at;
+    }
+    // VM entry; after a sleep the scheduler adds the wake-up (counted as halted time).
+    run_on_core(entry, vcpu_state::exit, slept, vcpu_state::halted);
+    enter_guest(now_ticks());
+}
+
+}  // namespace iovsim::cpu
