@@ -1,0 +1,148 @@
+// Link partners: what sits at the far end of the NIC's wire.
+//
+// Models four SystemC partners, each a MAC with its own transmit direction (wire.h timing: line
+// rate, 20 B preamble/SFD/gap per frame, propagation) and a receive side that counts what
+// arrives (frames, bytes, frames whose FCS is wrong):
+// - echo_peer: returns every good frame with destination and source MAC swapped (new FCS), the
+//   payload untouched, `turnaround` after its last bit arrived (a remote host's stack or a
+//   loopback plug with a switch in between);
+// - constant_rate_generator: `count` frames of `frame_bytes` (FCS included), one every
+//   1 / `rate_fps` from `start`;
+// - poisson_generator: the same with exponentially distributed gaps of mean 1 / `rate_fps`,
+//   from a std::mt19937_64 seeded with `seed` (the same seed gives the same times);
+// - pcap_replay: the records of a pcap file, at their recorded spacing from `start` (the first
+//   record goes at `start`), each given a fresh FCS.
+// Generated frames carry a 64-bit sequence number (little endian) in the first payload bytes,
+// the rest of the payload a byte pattern, EtherType 0x88B5 (local experimental).
+//
+// Leaves out: any protocol above Ethernet (the echo peer answers every frame, ARP and broadcasts
+// included), flow control, receive-side rate limits (a partner receives at line rate).
+//
+// Timing: a generator's frame is handed to its MAC at its scheduled time and queues behind the
+// previous one if the line is busy; the echo peer's answer is ready `turnaround` after arrival.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <systemc>
+#include <vector>
+
+#include "models/core/units.h"
+#include "models/net/ethernet.h"
+#include "models/net/frame_port.h"
+#include "models/net/wire.h"
+
+namespace iovsim::net {
+
+// The plumbing every partner shares: ports, transmit direction, receive counters.
+class link_partner : public sc_core::sc_module, public frame_if {
+public:
+    sc_core::sc_export<frame_if> wire_in;  // frames arriving from the NIC
+    sc_core::sc_port<frame_if> wire_out;   // frames sent to the NIC
+
+    link_partner(sc_core::sc_module_name name, const wire_params& wire);
+
+    void deliver(const std::vector<std::uint8_t>& frame, tick_t arrival) override;
+
+    std::uint64_t rx_frames() const { return m_rx_frames; }
+    std::uint64_t rx_bytes() const { return m_rx_bytes; }
+    std::uint64_t rx_fcs_errors() const { return m_rx_fcs_errors; }
+    std::uint64_t tx_frames() const { return m_tx_frames; }
+    tick_t last_rx_arrival() const { return m_last_rx_arrival; }
+    const wire_direction& tx_wire() const { return m_tx; }
+
+protected:
+    // A good frame (FCS checked) arrived at `arrival`.
+    virtual void on_frame(const std::vector<std::uint8_t>& frame, tick_t arrival);
+    // Hands `frame` (FCS included) to the MAC at `ready`; returns the transfer's times.
+    wire_transfer transmit(const std::vector<std::uint8_t>& frame, tick_t ready);
+
+private:
+    wire_direction m_tx;
+    std::uint64_t m_rx_frames = 0;
+    std::uint64_t m_rx_bytes = 0;
+    std::uint64_t m_rx_fcs_errors = 0;
+    std::uint64_t m_tx_frames = 0;
+    tick_t m_last_rx_arrival = 0;
+};
+
+// True if the last 4 bytes are the CRC-32 of the rest.
+bool fcs_ok(const std::vector<std::uint8_t>& frame);
+// Replaces (or, with `append`, appends) the 4-byte FCS.
+void set_fcs(std::vector<std::uint8_t>& frame, bool append = false);
+
+struct echo_peer_params {
+    wire_params wire;
+    tick_t turnaround = 1 * ticks_per_us;
+};
+
+class echo_peer : public link_partner {
+public:
+    echo_peer(sc_core::sc_module_name name, const echo_peer_params& p = {});
+
+protected:
+    void on_frame(const std::vector<std::uint8_t>& frame, tick_t arrival) override;
+
+private:
+    echo_peer_params m_p;
+};
+
+struct generator_params {
+    wire_params wire;
+    mac_address dst = mac_address::from_u64(0x020000000001ull);
+    mac_address src = mac_address::from_u64(0x0200000000feull);
+    std::uint32_t frame_bytes = 64;  // on the wire after the SFD, FCS included: 64..65535
+    double rate_fps = 1e6;           // frames per second (> 0)
+    std::uint64_t count = 0;
+    tick_t start = 0;
+    std::uint64_t seed = 1;  // poisson_generator only
+};
+
+// The frame a generator sends as its `seq`-th: `frame_bytes` long, FCS included.
+std::vector<std::uint8_t> generated_frame(const generator_params& p, std::uint64_t seq);
+
+// Throws std::invalid_argument for frame_bytes outside 64..65535 or rate_fps <= 0.
+class constant_rate_generator : public link_partner {
+public:
+    SC_HAS_PROCESS(constant_rate_generator);
+    constant_rate_generator(sc_core::sc_module_name name, const generator_params& p);
+
+private:
+    void run();
+    generator_params m_p;
+};
+
+class poisson_generator : public link_partner {
+public:
+    SC_HAS_PROCESS(poisson_generator);
+    poisson_generator(sc_core::sc_module_name name, const generator_params& p);
+
+private:
+    void run();
+    generator_params m_p;
+    std::mt19937_64 m_rng;
+};
+
+struct pcap_replay_params {
+    wire_params wire;
+    std::string path;
+    tick_t start = 0;
+};
+
+// Reads the file at construction (std::runtime_error from read_pcap for a bad file). Records
+// shorter than an Ethernet header are skipped and counted.
+class pcap_replay : public link_partner {
+public:
+    SC_HAS_PROCESS(pcap_replay);
+    pcap_replay(sc_core::sc_module_name name, const pcap_replay_params& p);
+    std::uint64_t skipped() const { return m_skipped; }
+
+private:
+    void run();
+    pcap_replay_params m_p;
+    pcap_file m_file;
+    std::uint64_t m_skipped = 0;
+};
+
+}  // namespace iovsim::net
