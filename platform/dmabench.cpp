@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "models/core/stats.h"
@@ -66,9 +67,35 @@ dmabench_config make_dmabench_config(const core::param_tree& tree) {
     c.outstanding = static_cast<std::uint32_t>(tree.get_int("dmabench.outstanding"));
     c.count = static_cast<std::uint32_t>(tree.get_int("dmabench.count"));
     c.warm = tree.get_bool("dmabench.warm");
+    c.iommu_sweep = tree.get_bool("dmabench.iommu_sweep");
     c.seed = static_cast<std::uint64_t>(tree.get_int("sim.seed"));
     return c;
 }
+
+namespace {
+
+struct point_spec {
+    std::string op;
+    std::string pattern;
+    std::uint64_t size;
+    std::uint64_t window;
+};
+
+std::vector<point_spec> point_specs(const dmabench_config& c, bool iommu) {
+    std::vector<point_spec> v;
+    for (const std::string& op : c.ops)
+        for (const std::string& pattern : c.patterns)
+            for (const std::uint64_t window : c.windows)
+                for (const std::uint64_t size : c.sizes) v.push_back({op, pattern, size, window});
+    if (iommu && c.iommu_sweep) {
+        for (const char* op : {"read", "write"})
+            for (std::uint64_t window = 4096; window <= (64ull << 20); window *= 2)
+                for (const std::uint64_t size : {64, 512}) v.push_back({op, "rand", size, window});
+    }
+    return v;
+}
+
+}  // namespace
 
 void install_dmabench(host_platform& p, const dmabench_config& c, dmabench_result& out) {
     p.cpu.run([&p, c, &out](host_cpu& cpu) {
@@ -76,56 +103,76 @@ void install_dmabench(host_platform& p, const dmabench_config& c, dmabench_resul
         const bench_device dev = find_device(p, out.functions);
         program_msix(p, dev);
         const std::uint64_t buffer = p.config().map.dram_high.base;  // the first byte above 4 GiB
+        const std::vector<point_spec> specs = point_specs(c, p.iommu != nullptr);
+        std::uint64_t device_buffer = buffer;
+        std::uint16_t did = 0;
+        if (p.iommu) {
+            iommu::driver& drv = *p.iommu_driver;
+            drv.init();
+            did = drv.create_domain();
+            std::uint64_t span = 0;
+            for (const auto& s : specs) span = std::max(span, s.window);
+            drv.map_pages(did, bench_iova, buffer, span, p.config().iommu_page_size,
+                          iommu::perm_rw);
+            drv.attach(dev.id.value(), did);
+            device_buffer = bench_iova;
+        }
         std::vector<unsigned char> fill(4096);
         for (std::size_t i = 0; i < fill.size(); ++i) fill[i] = static_cast<unsigned char>(i);
+        const std::uint64_t warm_limit = p.config().memory.llc_size;
         std::uint32_t point_index = 0;
-        for (const std::string& op : c.ops) {
-            for (const std::string& pattern : c.patterns) {
-                for (const std::uint64_t window : c.windows) {
-                    for (const std::uint64_t size : c.sizes) {
-                        if (c.warm) {
-                            for (std::uint64_t off = 0; off < window; off += fill.size()) {
-                                cpu.mem_write(buffer + off, fill.data(),
-                                              static_cast<std::uint32_t>(std::min<std::uint64_t>(
-                                                  fill.size(), window - off)));
-                            }
-                        }
-                        const auto reg = [&](std::uint32_t off, std::uint32_t v) {
-                            cpu.mmio_write32(dev.bar0 + off, v);
-                        };
-                        reg(pcie::dma_reg::buf_addr_lo, static_cast<std::uint32_t>(buffer));
-                        reg(pcie::dma_reg::buf_addr_hi, static_cast<std::uint32_t>(buffer >> 32));
-                        reg(pcie::dma_reg::window, static_cast<std::uint32_t>(window));
-                        reg(pcie::dma_reg::size, static_cast<std::uint32_t>(size));
-                        reg(pcie::dma_reg::count, c.count);
-                        reg(pcie::dma_reg::seed,
-                            static_cast<std::uint32_t>(c.seed + point_index++));
-                        reg(pcie::dma_reg::outstanding, c.outstanding);
-                        std::uint32_t control = 0;
-                        if (op == "write") control |= pcie::dma_reg::control_write;
-                        if (pattern == "rand") control |= pcie::dma_reg::control_random;
-
-                        dmabench_point pt;
-                        pt.op = op;
-                        pt.pattern = pattern;
-                        pt.size = size;
-                        pt.window = window;
-                        run_pass(p, dev, control);
-                        core::histogram lat;
-                        for (const tick_t t : p.endpoint.last_run().latencies)
-                            lat.sample(ticks_to_ns(t));
-                        pt.latency_ns_p50 = lat.percentile(0.5);
-                        pt.latency_ns_p99 = lat.percentile(0.99);
-
-                        run_pass(p, dev, control | pcie::dma_reg::control_bandwidth);
-                        const pcie::dma_run_result& r = p.endpoint.last_run();
-                        const tick_t span = r.last_done - r.first_issue;
-                        // bits per picosecond × 1000 = Gbit/s
-                        pt.bandwidth_gbps = span ? 8.0 * r.bytes / span * 1000.0 : 0.0;
-                        out.points.push_back(pt);
-                    }
+        for (const point_spec& s : specs) {
+            if (c.warm) {
+                const std::uint64_t warm = std::min(s.window, warm_limit);
+                for (std::uint64_t off = 0; off < warm; off += fill.size()) {
+                    cpu.mem_write(buffer + off, fill.data(),
+                                  static_cast<std::uint32_t>(
+                                      std::min<std::uint64_t>(fill.size(), warm - off)));
                 }
             }
+            if (p.iommu) p.iommu_driver->invalidate_iotlb_domain(did);
+            const auto reg = [&](std::uint32_t off, std::uint32_t v) {
+                cpu.mmio_write32(dev.bar0 + off, v);
+            };
+            reg(pcie::dma_reg::buf_addr_lo, static_cast<std::uint32_t>(device_buffer));
+            reg(pcie::dma_reg::buf_addr_hi, static_cast<std::uint32_t>(device_buffer >> 32));
+            reg(pcie::dma_reg::window, static_cast<std::uint32_t>(s.window));
+            reg(pcie::dma_reg::size, static_cast<std::uint32_t>(s.size));
+            reg(pcie::dma_reg::count, c.count);
+            reg(pcie::dma_reg::seed, static_cast<std::uint32_t>(c.seed + point_index++));
+            reg(pcie::dma_reg::outstanding, c.outstanding);
+            std::uint32_t control = 0;
+            if (s.op == "write") control |= pcie::dma_reg::control_write;
+            if (s.pattern == "rand") control |= pcie::dma_reg::control_random;
+
+            dmabench_point pt;
+            pt.op = s.op;
+            pt.pattern = s.pattern;
+            pt.size = s.size;
+            pt.window = s.window;
+            std::uint64_t hits0 = 0, misses0 = 0;
+            if (p.iommu) {
+                pt.iommu = true;
+                pt.page_size = p.config().iommu_page_size;
+                hits0 = p.iommu->remapper().stats().iotlb_hits;
+                misses0 = p.iommu->remapper().stats().iotlb_misses;
+            }
+            run_pass(p, dev, control);
+            core::histogram lat;
+            for (const tick_t t : p.endpoint.last_run().latencies) lat.sample(ticks_to_ns(t));
+            pt.latency_ns_p50 = lat.percentile(0.5);
+            pt.latency_ns_p99 = lat.percentile(0.99);
+
+            run_pass(p, dev, control | pcie::dma_reg::control_bandwidth);
+            const pcie::dma_run_result& r = p.endpoint.last_run();
+            const tick_t span = r.last_done - r.first_issue;
+            // bits per picosecond × 1000 = Gbit/s
+            pt.bandwidth_gbps = span ? 8.0 * r.bytes / span * 1000.0 : 0.0;
+            if (p.iommu) {
+                pt.iotlb_hits = p.iommu->remapper().stats().iotlb_hits - hits0;
+                pt.iotlb_misses = p.iommu->remapper().stats().iotlb_misses - misses0;
+            }
+            out.points.push_back(pt);
         }
     });
 }
@@ -144,12 +191,15 @@ std::string dmabench_csv(const std::vector<dmabench_point>& points) {
 
 std::string dmabench_table(const std::vector<dmabench_point>& points) {
     std::string s =
-        fmt::format("{:<6} {:<7} {:>6} {:>10} {:>6} {:>10} {:>10} {:>9}\n", "op", "pattern", "size",
-                    "window", "iommu", "lat p50", "lat p99", "Gbit/s");
+        fmt::format("{:<6} {:<7} {:>6} {:>10} {:>6} {:>10} {:>10} {:>9} {:>8} {:>10} {:>10}\n",
+                    "op", "pattern", "size", "window", "iommu", "lat p50", "lat p99", "Gbit/s",
+                    "page", "IOTLB hit", "IOTLB miss");
     for (const auto& p : points) {
-        s += fmt::format("{:<6} {:<7} {:>6} {:>10} {:>6} {:>8.1f}ns {:>8.1f}ns {:>9.2f}\n", p.op,
-                         p.pattern, p.size, p.window, p.iommu ? "on" : "off", p.latency_ns_p50,
-                         p.latency_ns_p99, p.bandwidth_gbps);
+        s += fmt::format(
+            "{:<6} {:<7} {:>6} {:>10} {:>6} {:>8.1f}ns {:>8.1f}ns {:>9.2f} {:>8} {:>10} {:>10}\n",
+            p.op, p.pattern, p.size, p.window, p.iommu ? "on" : "off", p.latency_ns_p50,
+            p.latency_ns_p99, p.bandwidth_gbps, p.iommu ? std::to_string(p.page_size) : "-",
+            p.iotlb_hits, p.iotlb_misses);
     }
     return s;
 }

@@ -5,7 +5,16 @@
 // twice: a latency pass (one transfer in flight; reads are round trips, writes are a write and
 // a 64 B read of the same address) and a bandwidth pass (dmabench.outstanding transfers in
 // flight). Each pass ends with the endpoint's MSI-X message. The buffer sits above 4 GiB; with
-// dmabench.warm the CPU writes the window before each point so it starts in the LLC.
+// dmabench.warm the CPU writes the window (at most mem.llc.size of it) before each point so it
+// starts in the LLC.
+//
+// With iommu.enabled the host driver first enables translation (through the IOMMU's registers,
+// from the CPU's program), then gives the endpoint a domain of its own with the buffer mapped
+// once at IOVA bench_iova with pages of iommu.page_size (whatever iommu.host_mode says), and the
+// endpoint is programmed with IOVAs. Each point starts with the domain's IOTLB entries
+// invalidated (a domain-selective invalidation by the driver), and reports the IOTLB hits and
+// misses of its two passes. With dmabench.iommu_sweep the points gain 64 B and 512 B random
+// reads and writes over windows of 4 KiB to 64 MiB (powers of two), after the configured ones.
 #pragma once
 
 #include <cstdint>
@@ -25,8 +34,13 @@ struct dmabench_config {
     std::uint32_t outstanding = 64;
     std::uint32_t count = 2000;
     bool warm = true;
+    bool iommu_sweep = true;
     std::uint64_t seed = 1;
 };
+
+// Where the bench's buffer appears to the endpoint with the IOMMU on (1 GiB aligned, so every
+// page size maps it).
+inline constexpr std::uint64_t bench_iova = 0x4000'0000;
 
 dmabench_config make_dmabench_config(const core::param_tree& tree);
 

@@ -21,16 +21,28 @@ host_platform::host_platform(const platform_config& c)
     : m_config(c),
       memory("memory", dram_of(c.map), c.memory),
       rc("rc", c.map, c.rc),
-      translation("translation"),
       interrupts("interrupts"),
       endpoint("dma_endpoint", c.endpoint),
       cpu("cpu", c.map) {
     tlm::tlm_global_quantum::instance().set(to_sc_time(c.quantum));
     cpu.socket.bind(rc.cpu_socket);
     rc.cpu_mem_socket.bind(memory.cpu_socket);
-    rc.dma_socket.bind(translation.in);
-    translation.out.bind(memory.device_socket);
-    rc.irq_socket.bind(interrupts.socket);
+    if (c.iommu_enabled) {
+        iommu = std::make_unique<iommu::iommu>("iommu", memory, c.iommu);
+        rc.dma_socket.bind(iommu->in);
+        iommu->out.bind(memory.device_socket);
+        rc.iommu_socket.bind(iommu->regs);
+        rc.irq_socket.bind(iommu->irq_in);
+        iommu->irq_out.bind(interrupts.socket);
+        iommu_access = std::make_unique<cpu_iommu_access>(cpu);
+        iommu_driver =
+            std::make_unique<iommu::driver>(*iommu_access, memory.store(), c.iommu_driver);
+    } else {
+        translation = std::make_unique<pcie::identity_translation>("translation");
+        rc.dma_socket.bind(translation->in);
+        translation->out.bind(memory.device_socket);
+        rc.irq_socket.bind(interrupts.socket);
+    }
     rc.downstream.bind(endpoint.link_in);
     endpoint.link_out.bind(rc.upstream);
 }
@@ -65,6 +77,28 @@ void host_platform::register_stats(core::stats_registry& reg) const {
     reg.add_formula("mem.pages_touched", "pages",
                     "4 KiB pages of simulated DRAM backed by host memory",
                     [&m] { return static_cast<double>(m.store().pages_touched()); });
+    if (iommu) {
+        iommu->register_stats(reg, "iommu");
+        const iommu::driver& drv = *iommu_driver;
+        const auto dadd = [&](const std::string& name, const char* unit, const char* desc,
+                              std::uint64_t iommu::driver_stats::*field) {
+            reg.add_formula("iommu.driver." + name, unit, desc,
+                            [&drv, field] { return static_cast<double>(drv.stats().*field); });
+        };
+        dadd("domains", "domains", "domains the host driver created",
+             &iommu::driver_stats::domains);
+        dadd("maps", "calls", "map calls", &iommu::driver_stats::maps);
+        dadd("unmaps", "calls", "unmap calls", &iommu::driver_stats::unmaps);
+        dadd("pages_4k", "pages", "4 KiB leaves written", &iommu::driver_stats::pages_4k);
+        dadd("pages_2m", "pages", "2 MiB leaves written", &iommu::driver_stats::pages_2m);
+        dadd("pages_1g", "pages", "1 GiB leaves written", &iommu::driver_stats::pages_1g);
+        dadd("deferred_flushes", "flushes", "flush-queue flushes (lazy unmaps)",
+             &iommu::driver_stats::deferred_flushes);
+        dadd("waits", "waits", "invalidations the driver waited for", &iommu::driver_stats::waits);
+        reg.add_formula("iommu.driver.invalidation_time_ns", "ns",
+                        "CPU time from submitting invalidations to seeing them complete",
+                        [&drv] { return ticks_to_ns(drv.stats().invalidation_time); });
+    }
     reg.add_formula("interrupts.malformed", "messages",
                     "interrupt messages the interrupt controller could not decode",
                     [this] { return static_cast<double>(interrupts.malformed()); });

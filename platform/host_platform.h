@@ -1,11 +1,17 @@
 // The host platform of the foundation: DRAM behind an LLC, a root complex with its root ports
-// and links, the translation stage (identity while the IOMMU is off), the interrupt controller
-// stand-in, the DMA bench endpoint on the first root port, and a host CPU that runs firmware
-// and driver programs. Builds and binds only; behaviour lives in the models.
+// and links, the translation stage (identity while the IOMMU is off; with iommu.enabled the
+// VT-d IOMMU, which also takes the root complex's IOMMU register page and sits in the interrupt
+// path), the interrupt controller stand-in, the DMA bench endpoint on the first root port, and
+// a host CPU that runs firmware and driver programs — with the IOMMU on, the host IOMMU driver
+// model runs on it and programs the IOMMU through MMIO register accesses. Builds and binds only;
+// behaviour lives in the models.
 #pragma once
 
+#include <memory>
 #include <string>
 
+#include "iommu/driver.h"
+#include "iommu/iommu.h"
 #include "models/core/stats.h"
 #include "models/mem/memory.h"
 #include "models/pcie/dma_endpoint.h"
@@ -16,6 +22,26 @@
 #include "platform/platform_params.h"
 
 namespace iovsim::platform {
+
+// The IOMMU driver's view of the host CPU: register and memory accesses are the CPU's
+// transactions; spend() lets simulated time pass on the CPU's thread.
+class cpu_iommu_access final : public iommu::host_access {
+public:
+    explicit cpu_iommu_access(host_cpu& cpu) : m_cpu(cpu) {}
+    std::uint32_t read32(std::uint64_t addr) override { return m_cpu.mmio_read32(addr); }
+    void write32(std::uint64_t addr, std::uint32_t v) override { m_cpu.mmio_write32(addr, v); }
+    void write_mem(std::uint64_t addr, const void* data, std::uint32_t len) override {
+        m_cpu.mem_write(addr, data, len);
+    }
+    tick_t now() const override { return m_cpu.now(); }
+    void spend(tick_t t) override {
+        if (t) m_cpu.wait_for(m_never, t);
+    }
+
+private:
+    host_cpu& m_cpu;
+    sc_core::sc_event m_never;
+};
 
 class host_platform {
 public:
@@ -33,10 +59,14 @@ private:
 public:
     mem::memory memory;
     pcie::root_complex rc;
-    pcie::identity_translation translation;
+    std::unique_ptr<pcie::identity_translation> translation;  // when the IOMMU is off
+    std::unique_ptr<iommu::iommu> iommu;                      // when iommu.enabled
     interrupt_sink interrupts;
     pcie::dma_endpoint endpoint;
     host_cpu cpu;
+    // The host IOMMU driver (when iommu.enabled), run by programs on `cpu`.
+    std::unique_ptr<cpu_iommu_access> iommu_access;
+    std::unique_ptr<iommu::driver> iommu_driver;
 };
 
 }  // namespace iovsim::platform

@@ -100,6 +100,68 @@ void declare_platform_params(core::param_registry& reg) {
                   "Memory controller to root port for read completion data")
                     .with_max("10us"));
 
+    reg.declare(d("iommu.enabled", param_kind::boolean, "false", "",
+                  "Put the VT-d IOMMU between the root complex and memory (in place of the "
+                  "identity stage) and have the host driver enable translation"));
+    reg.declare(d("iommu.page_size", param_kind::size, "4K", "B",
+                  "Page size the DMA bench's buffer is mapped with in its domain: 4K, 2M or 1G")
+                    .with_min("4K")
+                    .with_max("1G"));
+    reg.declare(d("iommu.host_mode", param_kind::enumeration, "pt", "",
+                  "Host-owned devices: pt (pass-through context entry), lazy (map each DMA buffer, "
+                  "deferred IOTLB flush) or strict (map each buffer, invalidate on every unmap)")
+                    .with_choices({"pt", "lazy", "strict"}));
+    reg.declare(d("iommu.superpages", param_kind::boolean, "true", "",
+                  "The driver may map 2 MiB and 1 GiB superpages where a range's alignment "
+                  "allows"));
+    reg.declare(d("iommu.invalidation", param_kind::enumeration, "queued", "",
+                  "How the driver invalidates: queued (descriptors in a ring in memory) or "
+                  "register (CCMD_REG and IOTLB_REG)")
+                    .with_choices({"queued", "register"}));
+    reg.declare(d("iommu.iotlb.entries", param_kind::integer, "64", "entries",
+                  "IOTLB entries; each reaches one page (64 x 4 KiB = 256 KiB: pcie-bench)")
+                    .with_min("1")
+                    .with_max("65536"));
+    reg.declare(d("iommu.iotlb.ways", param_kind::integer, "64", "ways",
+                  "IOTLB associativity (LRU); equal to iommu.iotlb.entries: fully associative")
+                    .with_min("1")
+                    .with_max("65536"));
+    reg.declare(d("iommu.context_cache.entries", param_kind::integer, "16", "entries",
+                  "Context-cache entries (fully associative, LRU)")
+                    .with_min("1")
+                    .with_max("4096"));
+    reg.declare(d("iommu.table_read_latency", param_kind::time, "165ns", "ns",
+                  "Round trip between the IOMMU and the memory controller for a page-table read, "
+                  "on top of memory's own time (calibrated: an IOTLB miss costs ~250 ns more "
+                  "than a hit, as pcie-bench measured)")
+                    .with_max("10us"));
+    reg.declare(d("iommu.walkers", param_kind::integer, "4", "walkers",
+                  "Page walks the IOMMU runs at once; further misses queue")
+                    .with_min("1")
+                    .with_max("64"));
+    reg.declare(d("iommu.iotlb_lookup_latency", param_kind::time, "2ns", "ns",
+                  "Context-cache and IOTLB probe for every translated request")
+                    .with_max("1us"));
+    reg.declare(d("iommu.psc_lookup_latency", param_kind::time, "5ns", "ns",
+                  "Paging-structure cache probe at the start of a walk")
+                    .with_max("1us"));
+    reg.declare(d("iommu.fault_records", param_kind::integer, "8", "records",
+                  "Fault recording registers (CAP.NFR + 1)")
+                    .with_min("1")
+                    .with_max("256"));
+    reg.declare(d("iommu.invalidation_latency", param_kind::time, "50ns", "ns",
+                  "Hardware time to perform one context-cache or IOTLB invalidation")
+                    .with_max("100us"));
+    reg.declare(d("iommu.deferred.batch", param_kind::integer, "250", "unmaps",
+                  "Lazy mode: unmaps a per-CPU flush queue holds before it is flushed (Linux: "
+                  "250-256)")
+                    .with_min("1")
+                    .with_max("65536"));
+    reg.declare(d("iommu.deferred.timeout", param_kind::time, "10ms", "ms",
+                  "Lazy mode: age of a queue's oldest unmap that forces a flush (Linux: 10 ms)")
+                    .with_min("1ns")
+                    .with_max("10s"));
+
     reg.declare(
         d("dmabench.ops", param_kind::enum_list, "[read, write]", "", "DMA operations to measure")
             .with_choices({"read", "write"}));
@@ -124,7 +186,11 @@ void declare_platform_params(core::param_registry& reg) {
                     .with_min("1")
                     .with_max("100000000"));
     reg.declare(d("dmabench.warm", param_kind::boolean, "true", "",
-                  "The host CPU writes the window before each point, so it sits in the LLC"));
+                  "The host CPU writes the window before each point, so it sits in the LLC "
+                  "(at most mem.llc.size of it: a larger window cannot fit anyway)"));
+    reg.declare(d("dmabench.iommu_sweep", param_kind::boolean, "true", "",
+                  "With iommu.enabled, add 64 B and 512 B random reads and writes over windows "
+                  "of 4 KiB to 64 MiB (powers of two) to the points"));
     reg.declare(d("dmabench.issue_interval", param_kind::time, "4ns", "ns",
                   "The bench endpoint's DMA engine issues one TLP per this interval (250 MHz)")
                     .with_min("1ps")
@@ -193,6 +259,47 @@ platform_config make_platform_config(const core::param_tree& tree) {
     c.endpoint.max_tags = l.max_tags;
     c.endpoint.link_gen = l.gen;
     c.endpoint.link_lanes = l.lanes;
+
+    c.iommu_enabled = tree.get_bool("iommu.enabled");
+    c.iommu_page_size = tree.get_bytes("iommu.page_size");
+    if (c.iommu_page_size != iommu::page_4k && c.iommu_page_size != iommu::page_2m &&
+        c.iommu_page_size != iommu::page_1g) {
+        throw core::config_error(
+            fmt::format("iommu.page_size ({} B) must be 4K, 2M or 1G", c.iommu_page_size));
+    }
+    iommu::dma_remapper_params& dp = c.iommu.dma;
+    dp.iotlb.entries = static_cast<std::uint32_t>(tree.get_int("iommu.iotlb.entries"));
+    dp.iotlb.ways = static_cast<std::uint32_t>(tree.get_int("iommu.iotlb.ways"));
+    if (dp.iotlb.entries % dp.iotlb.ways != 0) {
+        throw core::config_error(
+            fmt::format("iommu.iotlb.entries ({}) must be a multiple of iommu.iotlb.ways ({})",
+                        dp.iotlb.entries, dp.iotlb.ways));
+    }
+    dp.context_cache.entries = dp.context_cache.ways =
+        static_cast<std::uint32_t>(tree.get_int("iommu.context_cache.entries"));
+    dp.walkers = static_cast<std::uint32_t>(tree.get_int("iommu.walkers"));
+    dp.iotlb_lookup_latency = tree.get_time("iommu.iotlb_lookup_latency");
+    dp.psc_lookup_latency = tree.get_time("iommu.psc_lookup_latency");
+    c.iommu.regs.fault_records = static_cast<std::uint32_t>(tree.get_int("iommu.fault_records"));
+    c.iommu.regs.invalidation_latency = tree.get_time("iommu.invalidation_latency");
+    c.iommu.register_base = c.map.iommu.base;
+    c.iommu.table_read_latency = tree.get_time("iommu.table_read_latency");
+    iommu::driver_params& dr = c.iommu_driver;
+    dr.register_base = c.map.iommu.base;
+    const std::string mode = tree.get_string("iommu.host_mode");
+    dr.mode = mode == "lazy"     ? iommu::host_mode::lazy
+              : mode == "strict" ? iommu::host_mode::strict
+                                 : iommu::host_mode::pt;
+    dr.superpages = tree.get_bool("iommu.superpages");
+    dr.queued_invalidation = tree.get_string("iommu.invalidation") == "queued";
+    dr.flush_batch = static_cast<std::uint32_t>(tree.get_int("iommu.deferred.batch"));
+    dr.flush_timeout = tree.get_time("iommu.deferred.timeout");
+    // The driver's tables, queue and IRT live in the last 256 MiB below 2 GiB (low DRAM, where
+    // host addresses equal the store's offsets).
+    if (c.map.dram_low.size < dr.pool_size) {
+        throw core::config_error("host.memory is too small for the IOMMU driver's table pool");
+    }
+    dr.pool_base = c.map.dram_low.base + c.map.dram_low.size - dr.pool_size;
 
     c.enumeration.mmio32 = {c.map.mmio32.base, c.map.mmio32.limit(), c.map.mmio32.base};
     c.enumeration.mmio64 = {c.map.mmio64.base, c.map.mmio64.limit(), c.map.mmio64.base};

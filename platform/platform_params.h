@@ -3,6 +3,8 @@
 // models' params structs. The `iovsim params` command lists exactly these.
 #pragma once
 
+#include "iommu/driver.h"
+#include "iommu/iommu.h"
 #include "models/core/params.h"
 #include "models/mem/memory_timing.h"
 #include "models/pcie/dma_endpoint.h"
@@ -18,13 +20,19 @@ struct platform_config {
     pcie::root_complex_params rc;
     pcie::dma_endpoint_params endpoint;
     pcie::enumeration_params enumeration;
+    // The IOMMU (iommu.*): built in place of the identity translation stage when enabled, and
+    // programmed by the host driver model from the host CPU.
+    bool iommu_enabled = false;
+    iommu::iommu_params iommu;
+    iommu::driver_params iommu_driver;
+    std::uint64_t iommu_page_size = 4096;  // the DMA bench's mapping page size
     tick_t quantum = 0;
     tick_t max_time = 0;  // 0: no limit
     std::uint64_t seed = 1;
 };
 
-// Declares sim.*, host.*, mem.*, pcie.* and dmabench.* (the bench's keys too, so one registry
-// documents everything).
+// Declares sim.*, host.*, mem.*, pcie.*, iommu.* and dmabench.* (the bench's keys too, so one
+// registry documents everything).
 void declare_platform_params(core::param_registry& reg);
 
 // Reads a resolved tree into the models' structs. Throws core::config_error for combinations

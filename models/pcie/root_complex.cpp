@@ -62,6 +62,7 @@ root_complex::root_complex(sc_core::sc_module_name name, const host_map& map,
       cpu_mem_socket("cpu_mem_socket"),
       dma_socket("dma_socket"),
       irq_socket("irq_socket"),
+      iommu_socket("iommu_socket"),
       downstream("downstream"),
       upstream("upstream"),
       m_map(map),
@@ -114,8 +115,24 @@ void root_complex::cpu_b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time
         case host_map::region::mmio64:
             mmio_access(t, delay);
             return;
+        case host_map::region::iommu:
+            if (iommu_socket.size() != 0) {
+                // Like device MMIO: a write is posted (the CPU pays the trip there), a read
+                // pays the trip back too.
+                m_stats.cpu_iommu_accesses.inc();
+                sc_core::sc_time there = delay + to_sc_time(m_p.mmio_latency);
+                iommu_socket->b_transport(t, there);
+                delay = t.is_write() ? delay + to_sc_time(m_p.mmio_latency)
+                                     : there + to_sc_time(m_p.mmio_latency);
+                if (!t.is_response_ok()) {
+                    m_stats.master_aborts.inc();
+                    if (t.is_read()) fill_all_ones(t);
+                    t.set_response_status(tlm::TLM_OK_RESPONSE);
+                }
+                return;
+            }
+            [[fallthrough]];  // no IOMMU attached: nobody claims the page
         default:
-            // No target: the IOMMU's page has none until an IOMMU is attached.
             delay += to_sc_time(2 * m_p.mmio_latency);
             m_stats.master_aborts.inc();
             if (t.is_read()) fill_all_ones(t);
@@ -327,6 +344,8 @@ void root_complex::register_stats(core::stats_registry& reg, const std::string& 
     add("cpu.mmio_reads", m_stats.cpu_mmio_reads, "accesses", "MMIO reads from the CPU to devices");
     add("cpu.mmio_writes", m_stats.cpu_mmio_writes, "accesses",
         "MMIO writes from the CPU to devices");
+    add("cpu.iommu_accesses", m_stats.cpu_iommu_accesses, "accesses",
+        "CPU accesses to the IOMMU's register page");
     add("cpu.master_aborts", m_stats.master_aborts, "accesses",
         "CPU accesses no function claimed (reads return all ones, writes are dropped)");
     add("dma.reads", m_stats.dma_reads, "TLPs", "memory read requests from devices");

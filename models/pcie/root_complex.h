@@ -15,6 +15,10 @@
 //   window is an interrupt message and goes to `irq_socket`; every other request goes to
 //   `dma_socket`, the translation stage (an IOMMU, or an identity stage) in front of memory.
 //   Read data returns as completions split at MPS and RCB boundaries across the link downward.
+// - IOMMU register page (`iommu_socket`, optional): CPU accesses to the host map's IOMMU page are
+//   forwarded there, paying mmio_latency each way like a configuration access. The socket may
+//   stay unbound (a platform without an IOMMU): the page then master-aborts like any unclaimed
+//   address (reads all ones, writes dropped, counted).
 // - Errors as hardware reports them: a CPU read of an unclaimed address or absent function
 //   returns all ones (master abort); a write is dropped; a device request that is malformed,
 //   blocked by Bus Master Enable or faulted downstream gets an error response (an Unsupported
@@ -65,7 +69,8 @@ struct root_complex_params {
 
 struct root_complex_stats {
     core::counter cpu_config_reads, cpu_config_writes, cpu_mmio_reads, cpu_mmio_writes;
-    core::counter master_aborts;  // CPU accesses nobody claimed (reads return all ones)
+    core::counter cpu_iommu_accesses;  // CPU accesses to the IOMMU's register page
+    core::counter master_aborts;       // CPU accesses nobody claimed (reads return all ones)
     core::counter dma_reads, dma_writes, dma_read_bytes, dma_write_bytes;
     core::counter interrupt_messages;
     core::counter malformed_tlps;      // device requests breaking MPS, MRRS or 4 KiB rules
@@ -79,6 +84,7 @@ public:
     tlm_utils::simple_initiator_socket<root_complex> cpu_mem_socket;
     tlm_utils::simple_initiator_socket<root_complex> dma_socket;
     tlm_utils::simple_initiator_socket<root_complex> irq_socket;
+    tlm_utils::simple_initiator_socket_optional<root_complex> iommu_socket;  // register page
     tlm_utils::multi_passthrough_initiator_socket<root_complex> downstream;  // one per port
     tlm_utils::multi_passthrough_target_socket<root_complex> upstream;       // one per port
 
