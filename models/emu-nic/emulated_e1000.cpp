@@ -1,0 +1,41 @@
+#include "models/emu-nic/emulated_e1000.h"
+
+#include <algorithm>
+
+namespace iovsim::emunic {
+
+emulated_e1000::emulated_e1000(sc_core::sc_module_name name, cpu::kvm& k,
+                               cpu::descriptor_memory& host_memory, const emulated_e1000_params& p,
+                               const e1000_params& device)
+    : sc_module(name),
+      m_device(device, k.vm_ept(p.vm), host_memory),
+      m_tap_fd("tap"),
+      m_io("io_thread", k.scheduler(), p.io_core, [this](cpu::host_thread& t) { io_loop(t); }) {
+    k.register_mmio(p.vm, p.region, m_device, cpu::exit_handler::vmm);
+    m_device.set_irq([&k, p](tick_t at) { k.irqfd(p.vm, p.vcpu, p.vector, at); });
+}
+
+void emulated_e1000::tap_deliver(const std::vector<std::uint8_t>& frame, tick_t at) {
+    // Keep the queue in arrival order (loosely-timed callers may hand frames over out of order).
+    auto pos =
+        std::upper_bound(m_tap_queue.begin(), m_tap_queue.end(), at,
+                         [](tick_t t, const std::pair<tick_t, std::vector<std::uint8_t>>& e) {
+                             return t < e.first;
+                         });
+    m_tap_queue.emplace(pos, at, frame);
+    m_tap_fd.signal(at);
+}
+
+void emulated_e1000::io_loop(cpu::host_thread& t) {
+    for (;;) {
+        t.wait(m_tap_fd);
+        while (!m_tap_queue.empty() && m_tap_queue.front().first <= t.now()) {
+            std::vector<std::uint8_t> frame = std::move(m_tap_queue.front().second);
+            m_tap_queue.pop_front();
+            t.run(cycles(m_device.params().tap_read_cycles));  // read() from the tap
+            t.run(cycles(m_device.receive(frame, t.now())));
+        }
+    }
+}
+
+}  // namespace iovsim::emunic

@@ -1,0 +1,364 @@
+// e1000 device model tests, plain C++ (no simulation): register semantics, TX and RX through
+// real bytes in guest memory, ring wrap-around, and bad driver input. Clock 1 GHz: 1 cycle = 1 ns.
+// Default costs (e1000_params): register access 100, GPA->HPA map 150 per access, copy 8 per
+// 64-byte line touched, tap write 2500 per frame.
+#include "models/emu-nic/e1000_device.h"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "models/cpu/ept.h"
+#include "models/cpu/posted_interrupt.h"
+#include "models/mem/sparse_store.h"
+
+namespace iovsim::emunic {
+namespace {
+
+constexpr std::uint64_t ram_hpa = 0x1'0000'0000;
+constexpr std::uint64_t ram_size = 1 << 20;  // guest RAM: GPA [0, 1 MiB)
+constexpr std::uint64_t tx_ring = 0x1000, rx_ring = 0x2000;
+constexpr std::uint64_t tx_buf = 0x10000, rx_buf = 0x20000;
+
+tick_t ns(std::uint64_t v) { return v * ticks_per_ns; }
+
+struct fixture : ::testing::Test {
+    mem::sparse_store store{8ull << 30};
+    cpu::sparse_store_memory memory{store};
+    cpu::ept map;
+    e1000_params params;
+    std::unique_ptr<e1000_device> dev;
+    std::vector<std::pair<std::vector<std::uint8_t>, tick_t>> tap;
+    std::vector<tick_t> irqs;
+
+    void SetUp() override {
+        map.map_ram(0, ram_hpa, ram_size);
+        params.cpu_clock_hz = 1e9;
+        dev = std::make_unique<e1000_device>(params, map, memory);
+        dev->set_tap_output(
+            [this](const std::vector<std::uint8_t>& f, tick_t at) { tap.emplace_back(f, at); });
+        dev->set_irq([this](tick_t at) { irqs.push_back(at); });
+    }
+    std::uint64_t wr(std::uint32_t off, std::uint32_t v, tick_t now = 0) {
+        return dev->write(off, 4, v, now);
+    }
+    std::uint32_t rd(std::uint32_t off) {
+        std::uint64_t v = 0;
+        dev->read(off, 4, v, 0);
+        return static_cast<std::uint32_t>(v);
+    }
+    void guest_write(std::uint64_t gpa, const void* p, std::size_t n) {
+        ASSERT_TRUE(store.write(ram_hpa + gpa, p, n));
+    }
+    std::vector<std::uint8_t> guest_read(std::uint64_t gpa, std::size_t n) {
+        std::vector<std::uint8_t> b(n);
+        EXPECT_TRUE(store.read(ram_hpa + gpa, b.data(), n));
+        return b;
+    }
+    static std::vector<std::uint8_t> frame(std::size_t n, std::uint8_t seed,
+                                           std::uint64_t dst = 0x5254'0012'3456ull) {
+        std::vector<std::uint8_t> f(n);
+        std::iota(f.begin(), f.end(), seed);
+        for (int i = 0; i < 6; ++i) f[i] = static_cast<std::uint8_t>(dst >> (40 - 8 * i));
+        return f;
+    }
+    void put_tx(std::uint32_t index, std::uint64_t buf, const std::vector<std::uint8_t>& bytes,
+                std::uint8_t cmd) {
+        guest_write(buf, bytes.data(), bytes.size());
+        tx_desc d;
+        d.buffer_addr = buf;
+        d.length = static_cast<std::uint16_t>(bytes.size());
+        d.cmd = cmd;
+        const auto raw = d.encode();
+        guest_write(tx_ring + index * 16, raw.data(), 16);
+    }
+    void setup_tx(std::uint32_t len = 128) {
+        wr(reg::tdbal, tx_ring);
+        wr(reg::tdbah, 0);
+        wr(reg::tdlen, len);
+        wr(reg::tctl, tctl::en | tctl::psp);
+    }
+    void setup_rx(std::uint32_t rctl_bits = rctl::bam, std::uint32_t tail = 7) {
+        wr(reg::rdbal, rx_ring);
+        wr(reg::rdlen, 128);  // 8 descriptors
+        for (std::uint32_t i = 0; i < 8; ++i) {
+            rx_desc d;
+            d.buffer_addr = rx_buf + i * 0x1000;
+            const auto raw = d.encode();
+            guest_write(rx_ring + i * 16, raw.data(), 16);
+        }
+        wr(reg::rdt, tail);
+        wr(reg::rctl, rctl::en | rctl_bits);
+    }
+    rx_desc rxd(std::uint32_t i) {
+        return rx_desc::decode(guest_read(rx_ring + i * 16, 16).data());
+    }
+};
+
+TEST(E1000Regs, DescriptorsAreSixteenLittleEndianBytes) {
+    tx_desc t;
+    t.buffer_addr = 0x1122'3344'5566'7788ull;
+    t.length = 0x0102;
+    t.cmd = txd_cmd::eop | txd_cmd::rs;  // 0x09
+    t.sta = txd_sta::dd;
+    t.special = 0xabcd;
+    const auto b = t.encode();
+    const std::array<std::uint8_t, 16> want = {0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11,
+                                               0x02, 0x01, 0x00, 0x09, 0x01, 0x00, 0xcd, 0xab};
+    EXPECT_EQ(b, want);
+    EXPECT_EQ(tx_desc::decode(b.data()).buffer_addr, t.buffer_addr);
+    rx_desc r;
+    r.length = 60;
+    r.status = rxd_stat::dd | rxd_stat::eop;
+    const auto rb = r.encode();
+    EXPECT_EQ(rb[8], 60);
+    EXPECT_EQ(rb[12], 3);
+    EXPECT_EQ(rx_desc::decode(rb.data()).status, 3);
+    // RCTL buffer sizes, SDM Table 13-67.
+    EXPECT_EQ(rctl::buffer_size(0), 2048u);
+    EXPECT_EQ(rctl::buffer_size(3u << 16), 256u);
+    EXPECT_EQ(rctl::buffer_size(1u << 16 | rctl::bsex), 16384u);
+}
+
+TEST_F(fixture, ResetValues) {
+    EXPECT_EQ(rd(reg::status), 0x83u);  // FD | LU | SPEED 10b (bits 7:6)
+    // MAC 52:54:00:12:34:56: RAL = bytes 0-3 little endian, RAH = bytes 4-5 plus AV (bit 31).
+    EXPECT_EQ(rd(reg::ral0), 0x1200'5452u);
+    EXPECT_EQ(rd(reg::rah0), 0x8000'5634u);
+    wr(reg::rdlen, 256);
+    wr(reg::ctrl, ctrl::rst);
+    EXPECT_EQ(rd(reg::rdlen), 0u);
+    EXPECT_EQ(rd(reg::ctrl) & ctrl::rst, 0u);  // self clearing
+}
+
+TEST_F(fixture, IcrReadToClearAndMask) {
+    EXPECT_EQ(wr(reg::ics, icr::txdw), 100u);  // masked: no interrupt
+    EXPECT_TRUE(irqs.empty());
+    EXPECT_EQ(rd(reg::icr), icr::txdw);
+    EXPECT_EQ(rd(reg::icr), 0u);  // read cleared it
+    wr(reg::ims, icr::rxt0 | icr::txdw);
+    EXPECT_EQ(rd(reg::ims), 0x81u);
+    wr(reg::imc, icr::txdw);
+    EXPECT_EQ(rd(reg::ims), icr::rxt0);
+    // A masked cause stays pending; unmasking it raises the line inside the IMS write:
+    // now 5000 ns + 100 cycles.
+    wr(reg::ics, icr::lsc);
+    EXPECT_TRUE(irqs.empty());
+    wr(reg::ims, icr::lsc, ns(5000));
+    ASSERT_EQ(irqs.size(), 1u);
+    EXPECT_EQ(irqs[0], ns(5100));
+    // Still asserted: another cause is no new edge. Write 1 to clear drops one cause.
+    wr(reg::ics, icr::rxt0);
+    EXPECT_EQ(irqs.size(), 1u);
+    wr(reg::icr, icr::lsc);
+    EXPECT_EQ(dev->peek(reg::icr), icr::rxt0);
+    EXPECT_EQ(rd(reg::icr), icr::rxt0);
+    EXPECT_FALSE(dev->irq_level());
+    wr(reg::ics, icr::rxt0);
+    EXPECT_EQ(irqs.size(), 2u);
+    EXPECT_EQ(dev->stats().interrupts.value(), 2u);
+}
+
+TEST_F(fixture, BadRegisterAccessesAreCounted) {
+    std::uint64_t v = 7;
+    dev->read(reg::status, 2, v, 0);  // not 4 bytes
+    EXPECT_EQ(v, 0u);
+    dev->read(reg::status + 1, 4, v, 0);  // unaligned
+    dev->write(e1000_bar_size, 4, 1, 0);  // outside BAR0
+    dev->write(0x0004, 4, 1, 0);          // no register there
+    EXPECT_EQ(rd(0x0004), 0u);
+    EXPECT_EQ(dev->stats().bad_accesses.value(), 5u);
+    wr(reg::status, 0);  // read only
+    EXPECT_EQ(rd(reg::status), 0x83u);
+}
+
+TEST_F(fixture, TransmitsFrameByteIdenticalWithWriteBackAndInterrupt) {
+    setup_tx();
+    wr(reg::ims, icr::txdw);
+    const auto f = frame(100, 1);
+    put_tx(0, tx_buf, f, txd_cmd::eop | txd_cmd::ifcs | txd_cmd::rs);
+    // TDT write at 1000 ns: register 100 + descriptor (map 150 + 1 line 8) + buffer (150 + 100
+    // bytes from a 64-aligned address = 2 lines, 16) + tap write 2500 + DD write-back (150 + 8).
+    const std::uint64_t c = wr(reg::tdt, 1, ns(1000));
+    EXPECT_EQ(c, 100u + 158 + 166 + 2500 + 158);
+    ASSERT_EQ(tap.size(), 1u);
+    EXPECT_EQ(tap[0].first, f);
+    EXPECT_EQ(tap[0].second, ns(1000 + 100 + 158 + 166 + 2500));
+    EXPECT_EQ(guest_read(tx_ring + 12, 1)[0], txd_sta::dd);
+    EXPECT_EQ(rd(reg::tdh), 1u);
+    ASSERT_EQ(irqs.size(), 1u);
+    EXPECT_EQ(irqs[0], ns(1000 + 3082));
+    EXPECT_EQ(rd(reg::icr), icr::txdw | icr::txqe);
+    EXPECT_EQ(rd(reg::gptc), 1u);
+    EXPECT_EQ(rd(reg::gptc), 0u);  // read to clear
+}
+
+TEST_F(fixture, TransmitWrapsAroundAndGathersDescriptors) {
+    setup_tx();  // 8 descriptors
+    wr(reg::tdh, 6);
+    wr(reg::tdt, 6);
+    const auto a = frame(70, 10), b = frame(80, 20);
+    // Frame a in descriptor 6; frame b split over 7 (first 30 bytes) and 0 (the rest, EOP).
+    put_tx(6, tx_buf, a, txd_cmd::eop | txd_cmd::rs);
+    put_tx(7, tx_buf + 0x1000, std::vector<std::uint8_t>(b.begin(), b.begin() + 30), 0);
+    put_tx(0, tx_buf + 0x2000, std::vector<std::uint8_t>(b.begin() + 30, b.end()),
+           txd_cmd::eop | txd_cmd::rs);
+    wr(reg::tdt, 1);
+    ASSERT_EQ(tap.size(), 2u);
+    EXPECT_EQ(tap[0].first, a);
+    EXPECT_EQ(tap[1].first, b);
+    EXPECT_EQ(rd(reg::tdh), 1u);                            // 6, 7, 0 done: wrapped to 1
+    EXPECT_EQ(guest_read(tx_ring + 7 * 16 + 12, 1)[0], 0);  // no RS: no write-back
+    EXPECT_EQ(guest_read(tx_ring + 0 * 16 + 12, 1)[0], txd_sta::dd);
+    // A short frame is padded to 60 bytes with PSP.
+    put_tx(1, tx_buf, frame(20, 0), txd_cmd::eop);
+    wr(reg::tdt, 2);
+    ASSERT_EQ(tap.size(), 3u);
+    EXPECT_EQ(tap[2].first.size(), 60u);
+    // Nothing is sent while the transmitter is off.
+    wr(reg::tctl, 0);
+    put_tx(2, tx_buf, a, txd_cmd::eop);
+    wr(reg::tdt, 3);
+    EXPECT_EQ(tap.size(), 3u);
+    wr(reg::tctl, tctl::en);  // enabling it sends what is queued
+    EXPECT_EQ(tap.size(), 4u);
+}
+
+TEST_F(fixture, ReceivesFrameByteIdentical) {
+    setup_rx();
+    wr(reg::ims, icr::rxt0);
+    const auto f = frame(100, 3);
+    // Descriptor read (150 + 8) + buffer write (150 + 2 lines 16) + write-back (150 + 8).
+    EXPECT_EQ(dev->receive(f, ns(2000)), 158u + 166 + 158);
+    EXPECT_EQ(guest_read(rx_buf, 100), f);
+    const rx_desc d = rxd(0);
+    EXPECT_EQ(d.length, 100);
+    EXPECT_EQ(d.status, rxd_stat::dd | rxd_stat::eop);
+    EXPECT_EQ(d.buffer_addr, rx_buf);  // the address is left as the driver wrote it
+    EXPECT_EQ(rd(reg::rdh), 1u);
+    ASSERT_EQ(irqs.size(), 1u);
+    EXPECT_EQ(irqs[0], ns(2000 + 482));
+    EXPECT_EQ(rd(reg::icr), icr::rxt0);
+    EXPECT_EQ(rd(reg::gprc), 1u);
+    // A short frame is padded to 60 bytes, as QEMU does.
+    dev->receive(frame(30, 0), 0);
+    EXPECT_EQ(rxd(1).length, 60);
+}
+
+TEST_F(fixture, ReceiveSpansDescriptorsAndWraps) {
+    setup_rx(rctl::bam | 3u << rctl::bsize_shift, 7);  // 256-byte buffers
+    wr(reg::rdh, 6);
+    wr(reg::rdt, 3);  // the device owns 6, 7, 0, 1, 2
+    const auto f = frame(600, 5);
+    dev->receive(f, 0);  // 256 + 256 + 88: descriptors 6, 7, 0
+    EXPECT_EQ(rxd(6).length, 256);
+    EXPECT_EQ(rxd(6).status, rxd_stat::dd);
+    EXPECT_EQ(rxd(7).length, 256);
+    EXPECT_EQ(rxd(0).length, 88);
+    EXPECT_EQ(rxd(0).status, rxd_stat::dd | rxd_stat::eop);
+    std::vector<std::uint8_t> got = guest_read(rx_buf + 6 * 0x1000, 256);
+    const auto b7 = guest_read(rx_buf + 7 * 0x1000, 256), b0 = guest_read(rx_buf, 88);
+    got.insert(got.end(), b7.begin(), b7.end());
+    got.insert(got.end(), b0.begin(), b0.end());
+    EXPECT_EQ(got, f);
+    EXPECT_EQ(rd(reg::rdh), 1u);
+    // Two descriptors left (1, 2): another 600-byte frame needs three: missed, RXO.
+    dev->receive(f, 0);
+    EXPECT_EQ(rd(reg::rdh), 1u);
+    EXPECT_EQ(rd(reg::mpc), 1u);
+    EXPECT_EQ(rd(reg::icr) & icr::rxo, icr::rxo);
+}
+
+TEST_F(fixture, ReceiveAddressFilter) {
+    setup_rx(0);
+    dev->receive(frame(64, 0, 0x0200'0000'0099ull), 0);  // another station
+    dev->receive(frame(64, 0, 0xffff'ffff'ffffull), 0);  // broadcast without BAM
+    EXPECT_EQ(dev->stats().rx_filtered.value(), 2u);
+    wr(reg::rctl, rctl::en | rctl::bam);
+    dev->receive(frame(64, 0, 0xffff'ffff'ffffull), 0);
+    wr(reg::rctl, rctl::en | rctl::upe);
+    dev->receive(frame(64, 0, 0x0200'0000'0099ull), 0);
+    EXPECT_EQ(dev->stats().rx_frames.value(), 2u);
+    wr(reg::rctl, 0);  // receiver off
+    dev->receive(frame(64, 0), 0);
+    dev->receive(frame(2000, 0), 0);  // too long without LPE, once enabled
+    wr(reg::rctl, rctl::en);
+    dev->receive(frame(2000, 0), 0);
+    EXPECT_EQ(dev->stats().rx_dropped.value(), 3u);  // two while off, one too long
+}
+
+TEST_F(fixture, MalformedRxRingStopsTheQueue) {
+    wr(reg::rctl, rctl::en);  // RDLEN still 0
+    dev->receive(frame(64, 0), 0);
+    EXPECT_TRUE(dev->rx_stopped());
+    EXPECT_EQ(dev->stats().ring_errors.value(), 1u);
+    dev->receive(frame(64, 0), 0);  // stopped: dropped, no second error
+    EXPECT_EQ(dev->stats().ring_errors.value(), 1u);
+    EXPECT_EQ(dev->stats().rx_dropped.value(), 1u);
+    wr(reg::ctrl, ctrl::rst);  // reset restarts it
+    EXPECT_FALSE(dev->rx_stopped());
+    setup_rx();
+    wr(reg::rdlen, 100);  // not a multiple of 128
+    dev->receive(frame(64, 0), 0);
+    EXPECT_TRUE(dev->rx_stopped());
+    EXPECT_EQ(dev->stats().ring_errors.value(), 2u);
+}
+
+TEST_F(fixture, RxBufferOutsideGuestRamStopsTheQueue) {
+    setup_rx();
+    rx_desc d;
+    d.buffer_addr = ram_size - 10;  // the frame would run past the end of guest RAM
+    const auto raw = d.encode();
+    guest_write(rx_ring, raw.data(), 16);
+    dev->receive(frame(64, 0), 0);
+    EXPECT_TRUE(dev->rx_stopped());
+    EXPECT_EQ(dev->stats().dma_errors.value(), 1u);
+    EXPECT_EQ(rd(reg::rdh), 0u);
+    EXPECT_EQ(store.out_of_range(), 0u);  // nothing written anywhere
+    // A ring base outside guest RAM as well.
+    wr(reg::ctrl, ctrl::rst);
+    setup_rx();
+    wr(reg::rdbal, 0x8000'0000);
+    dev->receive(frame(64, 0), 0);
+    EXPECT_EQ(dev->stats().dma_errors.value(), 2u);
+}
+
+TEST_F(fixture, MalformedTxRingStopsTheQueue) {
+    setup_tx(100);  // TDLEN not a multiple of 128
+    put_tx(0, tx_buf, frame(64, 0), txd_cmd::eop);
+    wr(reg::tdt, 1);
+    EXPECT_TRUE(dev->tx_stopped());
+    EXPECT_EQ(dev->stats().ring_errors.value(), 1u);
+    EXPECT_TRUE(tap.empty());
+    wr(reg::ctrl, ctrl::rst);
+    setup_tx();
+    wr(reg::tdt, 9);  // past the 8-descriptor ring
+    EXPECT_TRUE(dev->tx_stopped());
+    EXPECT_EQ(dev->stats().ring_errors.value(), 2u);
+    wr(reg::ctrl, ctrl::rst);
+    setup_tx();
+    put_tx(0, tx_buf, frame(64, 0), txd_cmd::eop | txd_cmd::rs);
+    tx_desc bad;
+    bad.buffer_addr = 0x4000'0000;  // not guest RAM
+    bad.length = 64;
+    bad.cmd = txd_cmd::eop | txd_cmd::rs;
+    const auto raw = bad.encode();
+    guest_write(tx_ring + 16, raw.data(), 16);
+    wr(reg::tdt, 2);
+    EXPECT_EQ(tap.size(), 1u);  // descriptor 0 went out, 1 stopped the queue
+    EXPECT_TRUE(dev->tx_stopped());
+    EXPECT_EQ(dev->stats().dma_errors.value(), 1u);
+    EXPECT_EQ(rd(reg::tdh), 1u);
+}
+
+TEST(E1000Device, RejectsClock) {
+    mem::sparse_store s(1 << 20);
+    cpu::sparse_store_memory m(s);
+    cpu::ept map;
+    e1000_params p;
+    p.cpu_clock_hz = 0;
+    EXPECT_THROW(e1000_device(p, map, m), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace iovsim::emunic
