@@ -1,0 +1,48 @@
+#include "models/virtio/vhost_worker.h"
+
+#include <utility>
+
+#include "models/virtio/virtio_net.h"
+
+namespace iovsim::virtio {
+
+vhost_worker::vhost_worker(sc_core::sc_module_name name, cpu::host_scheduler& scheduler,
+                           unsigned core, virtio_net_backend& backend, double cpu_hz, irq_fn irq)
+    : sc_module(name),
+      m_backend(backend),
+      m_hz(cpu_hz),
+      m_irq(std::move(irq)),
+      m_work(std::string(name) + ".work"),
+      m_thread("thread", scheduler, core, [this](cpu::host_thread& t) { body(t); }) {}
+
+void vhost_worker::deliver(std::vector<std::uint8_t> frame, tick_t at) {
+    m_rx_pending.emplace(at, std::move(frame));
+    m_work.signal(at);
+}
+
+void vhost_worker::body(cpu::host_thread& t) {
+    for (;;) {
+        t.wait(m_work);
+        ++m_wakeups;
+        const tick_t start = t.now();
+        const virtio_net_backend::result tx = m_backend.handle_tx();
+        std::uint64_t cycles = tx.cycles;
+        bool rx_irq = false;
+        while (!m_rx_pending.empty() && m_rx_pending.begin()->first <= start) {
+            const virtio_net_backend::result rx = m_backend.receive(m_rx_pending.begin()->second);
+            m_rx_pending.erase(m_rx_pending.begin());
+            cycles += rx.cycles;
+            rx_irq = rx_irq || rx.interrupt;
+        }
+        if (cycles > 0) {
+            const tick_t work = cycles_to_ticks(static_cast<double>(cycles), m_hz);
+            t.run(work);
+            m_busy += work;
+        }
+        if (!m_irq) continue;
+        if (tx.interrupt) m_irq(tx_queue, t.now());
+        if (rx_irq) m_irq(rx_queue, t.now());
+    }
+}
+
+}  // namespace iovsim::virtio
