@@ -151,7 +151,7 @@ struct pcie_cap_params {
     unsigned max_link_speed = 3;                // generation: 1 = 2.5 GT/s … 5 = 32 GT/s
     unsigned max_link_width = 8;                // lanes: 1, 2, 4, 8, 12, 16, 32
     std::uint8_t port_number = 0;               // Link Capabilities bits 31:24
-    bool flr = true;                            // Function Level Reset capable (endpoints)
+    bool flr = false;  // Function Level Reset capable (endpoints); no model implements FLR yet
 };
 // PCI Express Capability version 2. The link trains to its maximum: Link Status holds the
 // maximum speed and width until set_link_status() says otherwise. Device Control resets to MPS

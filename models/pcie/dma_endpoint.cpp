@@ -273,7 +273,9 @@ void dma_endpoint::engine() {
         m_rng.seed(m_regs[dma_reg::seed / 4]);
         std::uniform_int_distribution<std::uint64_t> pick(0, slots - 1);
 
-        tag_pool tags(m_p.max_tags);
+        // Without Extended Tag Field Enable a requester may use 5-bit tags only (32).
+        const bool extended_tags = m_cfg.peek(m_pcie_cap + pcie_reg::device_control, 2) & (1u << 8);
+        tag_pool tags(std::min(m_p.max_tags, extended_tags ? 256u : 32u));
         m_tags = &tags;
         m_result = dma_run_result{};
         m_result.latencies.reserve(bandwidth ? 0 : count);

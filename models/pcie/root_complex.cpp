@@ -30,7 +30,37 @@ config_space make_port(unsigned port, const link_params& lp) {
     rp.max_payload_supported = 4096;
     rp.port_number = static_cast<std::uint8_t>(port + 1);
     rp.interrupt_pin = 0;
-    return make_root_port(rp);
+    config_space cs = make_root_port(rp);
+    // A root port's Link Control RCB bit is read-only and reports the root complex's RCB
+    // (0: 64 bytes, 1: 128 bytes).
+    const std::uint16_t cap = *cs.find_capability(cap_id::pci_express);
+    if (lp.rcb == 128) cs.set_bits(cap + pcie_reg::link_control, 2, 1u << 3);
+    return cs;
+}
+
+std::uint16_t pcie_cap(const config_space& cs) {
+    return cs.find_capability(cap_id::pci_express).value_or(0);
+}
+
+// Device Control 2 bit 5: ARI Forwarding Enable.
+bool ari_forwarding(const config_space& cs) {
+    const std::uint16_t cap = pcie_cap(cs);
+    return cap && (cs.peek(cap + pcie_reg::device_control_2, 2) >> 5 & 1);
+}
+
+// Max_Payload_Size as software programmed it into the port's Device Control.
+std::uint32_t programmed_mps(const config_space& cs) {
+    const std::uint16_t cap = pcie_cap(cs);
+    return cap ? max_payload_size(cs) : 128;
+}
+
+// Records a malformed TLP the port received: Device Status Fatal Error Detected and, in AER,
+// Uncorrectable Error Status bit 18 (Malformed TLP), as the receiver of one must (§2.3.2).
+void record_malformed(config_space& cs) {
+    if (const std::uint16_t cap = pcie_cap(cs))
+        cs.set_bits(cap + pcie_reg::device_status, 2, 1u << 2);
+    if (const auto aer = cs.find_ext_capability(ext_cap_id::aer))
+        cs.set_bits(*aer + aer_reg::uncorrectable_status, 4, 1u << 18);
 }
 
 std::uint32_t read_le(const unsigned char* p, unsigned n) {
@@ -157,14 +187,16 @@ void root_complex::config_access(tlm::tlm_generic_payload& t, sc_core::sc_time& 
     unsigned char* data = t.get_data_ptr();
     (t.is_read() ? m_stats.cpu_config_reads : m_stats.cpu_config_writes).inc();
     t.set_response_status(tlm::TLM_OK_RESPONSE);
-    delay += to_sc_time(2 * m_p.mmio_latency);
+    delay += to_sc_time(m_p.mmio_latency);  // core to root complex; the way back is added last
 
     if (!config_space::access_ok(reg, len)) {
+        delay += to_sc_time(m_p.mmio_latency);
         m_stats.master_aborts.inc();
         if (t.is_read()) fill_all_ones(t);
         return;
     }
     if (id.bus == 0) {
+        delay += to_sc_time(m_p.mmio_latency);
         config_space* cs = bus0_function(id);
         if (!cs) {
             m_stats.master_aborts.inc();
@@ -177,18 +209,27 @@ void root_complex::config_access(tlm::tlm_generic_payload& t, sc_core::sc_time& 
         return;
     }
 
-    // A bus behind a root port: Type 0 to the secondary bus, where only device 0 exists.
-    // Only device 0 sits on a link; a port with nothing bound has an empty link.
+    // Behind a root port: Type 0 to its secondary bus, where only device 0 exists unless ARI
+    // Forwarding is enabled (the 8-bit ARI function number spans the device field); Type 1 to
+    // the buses above it up to the subordinate bus, which an SR-IOV device whose VFs sit on
+    // further bus numbers consumes itself. A port with nothing bound has an empty link.
     const int p = port_for_bus(id.bus);
-    if (p < 0 || p >= static_cast<int>(downstream.size()) ||
-        id.bus != m_ports[p].config.secondary_bus() || id.device != 0) {
+    if (p < 0 || p >= static_cast<int>(downstream.size())) {
+        delay += to_sc_time(m_p.mmio_latency);
         m_stats.master_aborts.inc();
         if (t.is_read()) fill_all_ones(t);
         return;
     }
     port& pt = m_ports[p];
+    const bool type0 = id.bus == pt.config.secondary_bus();
+    if (type0 && id.device != 0 && !ari_forwarding(pt.config)) {
+        delay += to_sc_time(m_p.mmio_latency);
+        m_stats.master_aborts.inc();
+        if (t.is_read()) fill_all_ones(t);
+        return;
+    }
     tlp_extension ext;
-    ext.type = tlp_type::config_type0;
+    ext.type = type0 ? tlp_type::config_type0 : tlp_type::config_type1;
     ext.requester = host_bridge_id;
     ext.target = id;
     tlp_extension* old = nullptr;
@@ -202,7 +243,7 @@ void root_complex::config_access(tlm::tlm_generic_payload& t, sc_core::sc_time& 
     delay = to_sc_time(arrive) - sc_core::sc_time_stamp();
     downstream[p]->b_transport(t, delay);
     const tick_t back = pt.link.send_up(now_ticks(delay), cpl_bytes);
-    delay = to_sc_time(back) - sc_core::sc_time_stamp();
+    delay = to_sc_time(back + m_p.mmio_latency) - sc_core::sc_time_stamp();
     t.set_extension(old);
     t.set_address(m_map.ecam.base + off);
     if (!t.is_response_ok()) {
@@ -219,8 +260,8 @@ void root_complex::mmio_access(tlm::tlm_generic_payload& t, sc_core::sc_time& de
     (t.is_read() ? m_stats.cpu_mmio_reads : m_stats.cpu_mmio_writes).inc();
     delay += to_sc_time(m_p.mmio_latency);
     const int p = port_for_address(addr, len);
-    if (p < 0 || p >= static_cast<int>(downstream.size()) || len == 0 || len > m_p.link.mps ||
-        crosses_4k(addr, len)) {
+    if (p < 0 || p >= static_cast<int>(downstream.size()) || len == 0 ||
+        len > programmed_mps(m_ports[p].config) || crosses_4k(addr, len)) {
         m_stats.master_aborts.inc();
         core::log("pcie", core::log_level::info,
                   "{}: CPU MMIO {} of {} B at {:#x}: no function claims it", name(),
@@ -269,8 +310,9 @@ void root_complex::upstream_b_transport(int p, tlm::tlm_generic_payload& t,
     const auto len = static_cast<std::uint32_t>(t.get_data_length());
     const bool write = t.is_write();
 
-    const bool malformed = len == 0 || crosses_4k(addr, len) ||
-                           (write ? len > pt.link.params().mps : len > max_tlp_payload);
+    const std::uint32_t mps = programmed_mps(pt.config);
+    const bool malformed =
+        len == 0 || crosses_4k(addr, len) || (write ? len > mps : len > max_tlp_payload);
 
     // The request TLP crosses the link upward, a malformed one too (the receiver checks it).
     const std::uint32_t req_bytes =
@@ -284,18 +326,29 @@ void root_complex::upstream_b_transport(int p, tlm::tlm_generic_payload& t,
                   "{}: port {} rejects a {} of {} B at {:#x} from {}: {}", name(), p,
                   write ? "write" : "read", len, addr, requester_of(t),
                   malformed ? "malformed TLP" : "Bus Master Enable is clear");
-        t.set_response_status(malformed ? tlm::TLM_GENERIC_ERROR_RESPONSE
-                                        : tlm::TLM_COMMAND_ERROR_RESPONSE);
-        if (!write) at = pt.link.send_down(at, cpl_wire_bytes());  // UR completion
+        if (malformed) {
+            // Dropped with no completion (§2.3.2): the requester learns of it only through its
+            // completion timeout, which is not modelled; it sees the error when the TLP arrives.
+            record_malformed(pt.config);
+            t.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+        } else {
+            t.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
+            if (!write) at = pt.link.send_down(at, cpl_wire_bytes());  // UR completion
+        }
         delay = to_sc_time(at) - sc_core::sc_time_stamp();
         return;
     }
 
     if (write && m_map.interrupt.contains(addr, len)) {
         m_stats.interrupt_messages.inc();
-        // A posted write never passes an earlier one (§2.4.1): not before the port's data lands.
-        delay = to_sc_time(std::max(at, pt.posted_landed)) - sc_core::sc_time_stamp();
-        irq_socket->b_transport(t, delay);
+        // Posted: the device is done once the message has crossed the link. It travels the
+        // root complex like any upstream write and never passes an earlier one from the port
+        // (§2.4.1): it reaches the interrupt controller no earlier than the port's data lands.
+        sc_core::sc_time irq_delay =
+            to_sc_time(std::max(at + m_p.upstream_latency, pt.posted_landed)) -
+            sc_core::sc_time_stamp();
+        irq_socket->b_transport(t, irq_delay);
+        delay = to_sc_time(at) - sc_core::sc_time_stamp();
         return;
     }
 
@@ -326,7 +379,13 @@ void root_complex::upstream_b_transport(int p, tlm::tlm_generic_payload& t,
     const tick_t data_at_port = done + m_p.completion_latency;
     tick_t back;
     if (t.is_response_ok()) {
-        back = pt.link.complete(direction::downstream, data_at_port, addr, len);
+        // Completions of up to the programmed MPS, split at the root complex's RCB.
+        back = data_at_port;
+        for (const chunk& c : split_completions(addr, len, mps, pt.link.params().rcb,
+                                                pt.link.params().rcb_completions)) {
+            back = std::max(back,
+                            pt.link.send_down(data_at_port, cpld_wire_bytes(c.addr, c.len), c.len));
+        }
     } else {
         m_stats.completer_aborts.inc();
         core::log("pcie", core::log_level::info, "{}: read of {} B at {:#x} from {} aborted: {}",

@@ -6,9 +6,11 @@
 // - CPU side (`cpu_socket`): each access is decoded by the host map. DRAM goes to memory
 //   (`cpu_mem_socket`). ECAM becomes a configuration request: bus 0 holds the host bridge
 //   (00:00.0) and the root ports (00:01.0, 00:02.0, …), whose type-1 config spaces live here;
-//   a bus behind a root port gets a Type 0 configuration TLP across that port's link (only
-//   device 0 exists on a link). MMIO is forwarded to the root port whose memory windows claim it
-//   (and whose Memory Space Enable is set) as a memory TLP across its link.
+//   the secondary bus behind a root port gets a Type 0 configuration TLP across that port's
+//   link (only device 0 exists on a link, unless the port's ARI Forwarding is enabled), the
+//   buses above it up to the subordinate bus a Type 1 one (an SR-IOV device with VFs on more
+//   bus numbers answers those itself). MMIO is forwarded to the root port whose memory windows
+//   claim it (and whose Memory Space Enable is set) as a memory TLP across its link.
 // - Device side (`upstream[port]`): every b_transport is one request TLP. It crosses the link
 //   upward, must be well formed (no 4 KiB crossing; writes within MPS, reads within 4 KiB), and is
 //   forwarded only if the root port's Bus Master Enable is set. A write into the interrupt
@@ -20,15 +22,21 @@
 //   stay unbound (a platform without an IOMMU): the page then master-aborts like any unclaimed
 //   address (reads all ones, writes dropped, counted).
 // - Errors as hardware reports them: a CPU read of an unclaimed address or absent function
-//   returns all ones (master abort); a write is dropped; a device request that is malformed,
-//   blocked by Bus Master Enable or faulted downstream gets an error response (an Unsupported
-//   Request or Completer Abort completion for reads; posted writes are dropped). Each is counted.
+//   returns all ones (master abort); a write is dropped; a device request blocked by Bus
+//   Master Enable gets an Unsupported Request, one faulted downstream a Completer Abort (reads;
+//   posted writes are dropped). A malformed request (across 4 KiB, a write above the port's
+//   programmed Max_Payload_Size, a read above 4 KiB) is dropped with no completion and recorded
+//   in the port's Device Status and AER registers. Each is counted.
+// - The link rules follow what software programmed: MPS from the port's Device Control, the
+//   RCB the root port reports in Link Control (pcie.rcb).
 //
 // Leaves out: peer-to-peer between root ports, switches, I/O space, configuration retry status,
 // ordering between posted writes from different ports, PCIe power management.
 //
 // Timing: a CPU access pays `mmio_latency` from the core to the root port each way (a posted
-// MMIO write only the first: the CPU moves on once the root port has it); a device
+// MMIO write only the first: the CPU moves on once the root port has it). An interrupt message
+// is posted too: the device is done when it has crossed the link, and it reaches the interrupt
+// controller `upstream_latency` later, never before the port's earlier writes landed. A device
 // request pays `upstream_latency` from the root port to the memory controller and completion
 // data `completion_latency` back to the root port, plus memory's own time. Reads from a port
 // never pass that port's earlier posted writes (PCIe ordering): a read's memory access starts

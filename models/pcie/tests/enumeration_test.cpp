@@ -308,11 +308,13 @@ TEST(Enumeration, BridgeWindowsCoverExactlyTheBarsBehindThemInWholeMegabytes) {
 TEST(Enumeration, ProgramsMpsAsTheSmallerOfPlatformAndDeviceAndMrrsAsThePlatforms) {
     topology t;
     enumerator(t.ecam, platform_params()).run();
-    // Platform MPS 256: endpoint A supports 128 -> 128; endpoint B and the ports support 512
-    // -> 256. MRRS: the platform's 1024 everywhere (reset value is 512).
+    // Platform MPS 256: endpoint A supports 128, so it and its port get 128 (one MPS per
+    // hierarchy below a root port, the smallest any of them supports, or the port would send it
+    // completions it cannot take); endpoint B and its port support 512 -> 256. MRRS: the
+    // platform's 1024 everywhere (reset value is 512).
     EXPECT_EQ(max_payload_size(*t.ep_a), 128u);
     EXPECT_EQ(max_payload_size(*t.ep_b), 256u);
-    EXPECT_EQ(max_payload_size(*t.port_a), 256u);
+    EXPECT_EQ(max_payload_size(*t.port_a), 128u);
     EXPECT_EQ(max_payload_size(*t.port_b), 256u);
     for (const config_space* cs : {t.ep_a, t.ep_b, t.port_a, t.port_b}) {
         EXPECT_EQ(max_read_request_size(*cs), 1024u);
@@ -432,6 +434,9 @@ TEST(Enumeration, MultiFunctionDeviceBehindARootPort) {
     endpoint_params f1 = f0;
     f1.identity.multifunction = false;
     f1.identity.device_id = 0x0051;
+    // Both have ARI (make_endpoint's default) and the port forwards it, so the scan follows the
+    // ARI Next Function Number chain: function 0 names function 1, which ends it.
+    f0.ari_next_function = 1;
     config_space& fn0 = ecam.add_behind(port, 0, make_endpoint(f0));
     config_space& fn1 = ecam.add_behind(port, 1, make_endpoint(f1));
     const auto found = enumerator(ecam, platform_params()).run();

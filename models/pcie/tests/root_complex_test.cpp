@@ -266,16 +266,24 @@ struct bench {
     }
 
     // Programs root port `port` through ECAM as firmware would: bus numbers 0 / port+1 /
-    // port+1, the non-prefetchable window [base, limit] (disabled if base > limit) and Command.
+    // port+1, the non-prefetchable window [base, limit] (disabled if base > limit), Device
+    // Control's Max_Payload_Size to 256 B (code 1 in bits 7:5; it resets to 128 B) and Command.
     void program_port(unsigned port, std::uint64_t base, std::uint64_t limit,
                       std::uint16_t command) {
         const auto dev = static_cast<std::uint8_t>(port + 1);
         const std::uint32_t bus = port + 1;
         cpu.write(ecam(0, dev, 0, cfg::primary_bus_number), bus << 16 | bus << 8 | 0);
+        const std::uint16_t pcie = *rc.port_config(port).find_capability(cap_id::pci_express);
+        const std::uint16_t devctl = ecam_read16(dev, pcie + pcie_reg::device_control);
+        cpu.write(ecam(0, dev, 0, pcie + pcie_reg::device_control), (devctl & ~(7u << 5)) | 1u << 5,
+                  2);
         const std::uint32_t b = base > limit ? 0xfff0 : (base >> 16) & 0xfff0;
         const std::uint32_t l = base > limit ? 0 : (limit >> 16) & 0xfff0;
         cpu.write(ecam(0, dev, 0, cfg::memory_base), l << 16 | b);
         cpu.write(ecam(0, dev, 0, cfg::command), command, 2);
+    }
+    std::uint16_t ecam_read16(std::uint8_t dev, std::uint16_t reg) {
+        return static_cast<std::uint16_t>(cpu.read(ecam(0, dev, 0, reg), 2));
     }
     void set_port_command(unsigned port, std::uint16_t command) {
         cpu.write(ecam(0, static_cast<std::uint8_t>(port + 1), 0, cfg::command), command, 2);
@@ -331,8 +339,8 @@ TEST(RootComplexConfig, AbsentFunctionsReadAllOnes) {
         // A write to an absent function is dropped and counted.
         b.cpu.write(b.ecam(0, 5, 0, cfg::command), 0x6, 2);
         EXPECT_EQ(b.rc.stats().master_aborts.value(), 4u + 5u);
-        EXPECT_EQ(b.rc.stats().cpu_config_reads.value(), 8u);
-        EXPECT_EQ(b.rc.stats().cpu_config_writes.value(), 4u);  // 3 by program_port + 1
+        EXPECT_EQ(b.rc.stats().cpu_config_reads.value(), 9u);   // 8 + 1 by program_port
+        EXPECT_EQ(b.rc.stats().cpu_config_writes.value(), 5u);  // 4 by program_port + 1
     });
 }
 
@@ -636,8 +644,17 @@ TEST(RootComplexDma, MalformedRequestsAreRejectedAndCounted) {
         std::vector<std::uint8_t> now(8192, 0xff);
         ASSERT_TRUE(b.mem.debug_read(page - 0x1000, now.data(), now.size()));
         EXPECT_EQ(now, zeros) << "a malformed write must not reach memory";
-        // Each still crossed the link: 5 requests up.
+        // Each still crossed the link: 5 requests up, and none got a completion (§2.3.2: a
+        // malformed TLP is dropped).
         EXPECT_EQ(b.rc.port_link(0).upstream().stats().tlps, 5u);
+        EXPECT_EQ(b.rc.port_link(0).downstream().stats().tlps, 0u);
+        // The port records it: Device Status Fatal Error Detected (bit 2) and AER Uncorrectable
+        // Error Status Malformed TLP (bit 18).
+        const config_space& port = b.rc.port_config(0);
+        const std::uint16_t pcie = *port.find_capability(cap_id::pci_express);
+        EXPECT_EQ(port.read(pcie + pcie_reg::device_status, 2) & 0x4u, 0x4u);
+        const std::uint16_t aer = *port.find_ext_capability(ext_cap_id::aer);
+        EXPECT_EQ(port.read(aer + aer_reg::uncorrectable_status, 4) & (1u << 18), 1u << 18);
 
         // The limits themselves are fine: a 256 B write ending exactly at the boundary.
         sc_time d = SC_ZERO_TIME;
@@ -662,8 +679,11 @@ TEST(RootComplexDma, InterruptWindowWriteGoesToTheIrqSocketNotMemory) {
         EXPECT_EQ(b.irq.messages[0].data, 0x41u);
         EXPECT_EQ(b.irq.messages[0].requester, (routing_id{1, 0, 0}));
         // MWr with a 3-DW header and one DW: 24 B, then the hop: at the root port 103 047 ps
-        // after it was sent; nothing else was in flight.
-        EXPECT_EQ(b.irq.messages[0].at, sent + gen3x8_ticks(24) + 100 * ns);
+        // after it was sent; nothing else was in flight. Then across the root complex like any
+        // upstream write (upstream_latency 120 ns) to the interrupt controller.
+        EXPECT_EQ(b.irq.messages[0].at, sent + gen3x8_ticks(24) + 100 * ns + 120 * ns);
+        // The device itself is done once the message has crossed the link.
+        EXPECT_EQ(now_ticks(d), sent + gen3x8_ticks(24) + 100 * ns);
         EXPECT_EQ(b.rc.stats().interrupt_messages.value(), 1u);
         EXPECT_EQ(b.rc.stats().dma_writes.value(), 0u);
         EXPECT_EQ(b.mem.timing().stats().writes, 0u);
