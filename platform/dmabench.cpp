@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "models/core/errors.h"
 #include "models/core/stats.h"
 #include "models/pcie/capabilities.h"
 
@@ -13,7 +14,6 @@ namespace iovsim::platform {
 namespace {
 
 constexpr std::uint8_t bench_vector = 0x41;
-constexpr tick_t pass_timeout = 10 * ticks_per_s;  // simulated; a pass takes far less
 
 struct bench_device {
     pcie::routing_id id;
@@ -44,19 +44,26 @@ void program_msix(host_platform& p, const bench_device& dev) {
     cpu.mmio_write32(entry + 12, 0);            // Vector Control: unmasked
 }
 
-void run_pass(host_platform& p, const bench_device& dev, std::uint32_t control) {
+void run_pass(host_platform& p, const bench_device& dev, std::uint32_t control,
+              std::uint32_t count) {
     host_cpu& cpu = p.cpu;
     cpu.mmio_write32(dev.bar0 + pcie::dma_reg::control, control | pcie::dma_reg::control_start);
-    if (!cpu.wait_for(p.interrupts.event(bench_vector), pass_timeout)) {
+    const tick_t timeout = dmabench_pass_timeout(count);
+    if (!cpu.wait_for(p.interrupts.event(bench_vector), timeout)) {
         throw std::runtime_error(
-            "dmabench: the endpoint never signalled completion (no MSI-X within 10 s of "
-            "simulated time)");
+            fmt::format("dmabench: the endpoint never signalled completion (no MSI-X within {} "
+                        "ms of simulated time for {} transfers)",
+                        timeout / ticks_per_ms, count));
     }
     const std::uint32_t status = cpu.mmio_read32(dev.bar0 + pcie::dma_reg::status);
     cpu.mmio_write32(dev.bar0 + pcie::dma_reg::status, status);  // clear done/error (RW1C)
 }
 
 }  // namespace
+
+tick_t dmabench_pass_timeout(std::uint32_t count) {
+    return count * pass_timeout_per_transfer + pass_timeout_base;
+}
 
 dmabench_config make_dmabench_config(const core::param_tree& tree) {
     dmabench_config c;
@@ -69,6 +76,18 @@ dmabench_config make_dmabench_config(const core::param_tree& tree) {
     c.warm = tree.get_bool("dmabench.warm");
     c.iommu_sweep = tree.get_bool("dmabench.iommu_sweep");
     c.seed = static_cast<std::uint64_t>(tree.get_int("sim.seed"));
+    // The endpoint fits each transfer in its window (slots = window / size); a window smaller
+    // than a transfer would silently be widened to it.
+    for (const std::uint64_t window : c.windows) {
+        for (const std::uint64_t size : c.sizes) {
+            if (window < size) {
+                throw core::config_error(fmt::format(
+                    "dmabench.windows entry {} B is smaller than dmabench.sizes entry {} B: each "
+                    "window must hold a whole transfer",
+                    window, size));
+            }
+        }
+    }
     return c;
 }
 
@@ -157,13 +176,13 @@ void install_dmabench(host_platform& p, const dmabench_config& c, dmabench_resul
                 hits0 = p.iommu->remapper().stats().iotlb_hits;
                 misses0 = p.iommu->remapper().stats().iotlb_misses;
             }
-            run_pass(p, dev, control);
+            run_pass(p, dev, control, c.count);
             core::histogram lat;
             for (const tick_t t : p.endpoint.last_run().latencies) lat.sample(ticks_to_ns(t));
             pt.latency_ns_p50 = lat.percentile(0.5);
             pt.latency_ns_p99 = lat.percentile(0.99);
 
-            run_pass(p, dev, control | pcie::dma_reg::control_bandwidth);
+            run_pass(p, dev, control | pcie::dma_reg::control_bandwidth, c.count);
             const pcie::dma_run_result& r = p.endpoint.last_run();
             const tick_t span = r.last_done - r.first_issue;
             // bits per picosecond × 1000 = Gbit/s

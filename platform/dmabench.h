@@ -42,7 +42,16 @@ struct dmabench_config {
 // page size maps it).
 inline constexpr std::uint64_t bench_iova = 0x4000'0000;
 
+// Reads dmabench.* (and sim.seed). Throws core::config_error, naming both keys, if a window is
+// smaller than a transfer size.
 dmabench_config make_dmabench_config(const core::param_tree& tree);
+
+// How long (simulated) the CPU waits for a pass of `count` transfers to signal completion
+// before it gives up on the endpoint: count x 1 ms + 1 s. A transfer takes microseconds even on
+// a Gen1 x1 link with IOMMU misses, so only a device that never signals reaches it.
+inline constexpr tick_t pass_timeout_per_transfer = ticks_per_ms;
+inline constexpr tick_t pass_timeout_base = ticks_per_s;
+tick_t dmabench_pass_timeout(std::uint32_t count);
 
 struct dmabench_point {
     std::string op;

@@ -164,19 +164,24 @@ void declare_platform_params(core::param_registry& reg) {
 
     reg.declare(
         d("dmabench.ops", param_kind::enum_list, "[read, write]", "", "DMA operations to measure")
-            .with_choices({"read", "write"}));
+            .with_choices({"read", "write"})
+            .with_min_items(1));
     reg.declare(d("dmabench.sizes", param_kind::size_list,
                   "[64, 128, 256, 512, 1024, 1500, 2048, 4096]", "B", "Transfer sizes to measure")
                     .with_min("1")
-                    .with_max("4096"));
+                    .with_max("4096")
+                    .with_min_items(1));
     reg.declare(d("dmabench.windows", param_kind::size_list, "[8KiB]", "B",
-                  "Buffer windows the transfers fall in")
+                  "Buffer windows the transfers fall in; each at least every dmabench.sizes "
+                  "entry")
                     .with_min("64")
-                    .with_max("1GiB"));
+                    .with_max("1GiB")
+                    .with_min_items(1));
     reg.declare(d("dmabench.patterns", param_kind::enum_list, "[seq]", "",
                   "Access patterns: seq advances by the transfer size, rand picks size-aligned "
                   "offsets uniformly")
-                    .with_choices({"seq", "rand"}));
+                    .with_choices({"seq", "rand"})
+                    .with_min_items(1));
     reg.declare(d("dmabench.outstanding", param_kind::integer, "64", "transfers",
                   "Transfers in flight in the bandwidth pass (reads are also bound by pcie.tags)")
                     .with_min("1")
@@ -219,13 +224,24 @@ platform_config make_platform_config(const core::param_tree& tree) {
             fmt::format("mem.llc.ddio_ways ({}) must not exceed mem.llc.ways ({})",
                         c.memory.ddio_ways, c.memory.llc_ways));
     }
-    const std::uint64_t sets = c.memory.llc_size / (64ull * c.memory.llc_ways);
-    if (sets == 0 || (sets & (sets - 1)) != 0 ||
-        sets * 64 * c.memory.llc_ways != c.memory.llc_size) {
+    // What mem::memory_timing requires (it indexes sets by line index mod sets, so any whole,
+    // non-zero number of sets will do: 30 MiB of 16 ways is 30720 sets).
+    const std::uint64_t set_bytes = std::uint64_t{c.memory.line_size} * c.memory.llc_ways;
+    if (c.memory.llc_size == 0 || c.memory.llc_size % set_bytes != 0) {
+        throw core::config_error(
+            fmt::format("mem.llc.size ({} B) must be a whole number of sets of mem.llc.ways ({}) "
+                        "{} B lines: a multiple of {} B",
+                        c.memory.llc_size, c.memory.llc_ways, c.memory.line_size, set_bytes));
+    }
+    // memory_timing also requires that a miss (dram_latency, counted from the start of the
+    // line's channel slot) take no less than the slot itself.
+    const tick_t line_ticks = bytes_to_ticks(c.memory.line_size, c.memory.channel_bandwidth);
+    if (c.memory.dram_latency < line_ticks) {
         throw core::config_error(fmt::format(
-            "mem.llc.size ({} B) must be a power-of-two number of sets of mem.llc.ways ({}) "
-            "64 B lines",
-            c.memory.llc_size, c.memory.llc_ways));
+            "mem.dram.latency ({} ps) must be at least the time one {} B line holds a DRAM "
+            "channel at mem.dram.channel_bandwidth ({} Gbit/s): {} ps",
+            c.memory.dram_latency, c.memory.line_size, c.memory.channel_bandwidth / 1e9,
+            line_ticks));
     }
 
     pcie::link_params& l = c.rc.link;
@@ -305,6 +321,7 @@ platform_config make_platform_config(const core::param_tree& tree) {
     c.enumeration.mmio64 = {c.map.mmio64.base, c.map.mmio64.limit(), c.map.mmio64.base};
     c.enumeration.mps = l.mps;
     c.enumeration.mrrs = l.mrrs;
+    c.enumeration.tags = l.max_tags;
     return c;
 }
 

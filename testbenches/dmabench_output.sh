@@ -7,7 +7,11 @@ set -euo pipefail
 source "$(dirname "$0")/lib/common.bash"
 tb_setup "$@"
 
-small=(--set "dmabench.sizes=64,1024" --set dmabench.count=50 --set dmabench.windows=8K)
+# MPS, MRRS, tags and the ACK/UpdateFC rates are the defaults, spelled out: the bandwidth lower
+# bounds below are worked out from them.
+small=(--set "dmabench.sizes=64,1024" --set dmabench.count=50 --set dmabench.windows=8K
+    --set pcie.mps=256 --set pcie.mrrs=512 --set pcie.tags=32 --set pcie.ack_every=4
+    --set pcie.fc_every=4)
 bench a "${small[@]}"
 
 # --- dmabench.csv -----------------------------------------------------------------------------
@@ -51,6 +55,44 @@ for r in rows:
     print(f"{where}: p50 {p50} ns, p99 {p99} ns, {bw} Gbit/s < {raw:.3f}")
 PYEOF
 pass "CSV: 4 rows, plain integers, iommu off, 0 < p50 <= p99, 0 < bandwidth < raw rate"
+
+# --- Bandwidth lower bounds -------------------------------------------------------------------
+# A link-bound pass moves count x size bytes in at most the first transfer's latency (filling the
+# pipeline; p50 of the latency pass, unloaded) plus the time the data direction needs for every
+# transfer's wire bytes back to back, so bandwidth >= count x size x 8 / (p50 + count x wire x 8
+# / raw); we require 95% of that. Wire bytes per transfer on the data direction (upstream: read
+# completions and writes both flow endpoint -> root complex; Gen3 framing, buffer above 4 GiB):
+#   write S: ceil(S/256) MWr of 4-DW header, each payload + 24 B; the root complex's ACK and
+#     UpdateFC DLLPs for them go downstream, and the endpoint receives no TLPs during the pass,
+#     so no DLLPs share the data direction. 64 B: 64 + 24 = 88 B; 1024 B: 1024 + 4 x 24 = 1120 B.
+#   read S: ceil(S/256) CplD, each payload + 20 B, plus the endpoint's DLLPs for the ceil(S/512)
+#     MRd it receives: one ACK per 4 and one UpdateFC per 4 TLPs = 2 x 8 / 4 = 4 B per MRd, sent
+#     upstream with the completions. 1024 B: 1024 + 4 x 20 + 2 x 4 = 1112 B.
+# 64 B reads are not link-bound but tag-bound: 32 tags x 64 B per ~0.55 us round trip is
+# ~30 Gbit/s, below the link's 63.015 x 64/88 = 45.8 Gbit/s, so no link bound applies to them.
+"$PY" - a/dmabench.csv "$raw" <<'PYEOF' || fail "a/dmabench.csv bandwidth lower bounds (see above)"
+import csv, sys
+path, raw = sys.argv[1], float(sys.argv[2])
+count = 50
+wire = {("write", 64): 64 + 24, ("write", 1024): 1024 + 4 * 24, ("read", 1024): 1024 + 4 * 20 + 2 * 4}
+rows = {(r["op"], int(r["size"])): r for r in csv.DictReader(open(path))}
+for (op, size), w in wire.items():
+    r = rows[(op, size)]
+    p50, bw = float(r["latency_ns_p50"]), float(r["bandwidth_gbps"])
+    link_ns = count * w * 8 / raw  # bits / (Gbit/s) = ns
+    bound = 0.95 * count * size * 8 / (p50 + link_ns)
+    if bw < bound:
+        sys.exit(f"{op} {size} B: bandwidth {bw} Gbit/s below 0.95 x {count} x {size} x 8 / "
+                 f"({p50} + {link_ns:.1f} ns) = {bound:.3f}")
+    print(f"{op} {size} B: {bw} >= {bound:.3f} Gbit/s ({w} wire bytes per {size} B)")
+PYEOF
+pass "CSV: link-bound rows reach 95% of what the link carries after TLP/DLLP overhead and fill"
+
+# --- An LLC of a number of sets that is not a power of two ------------------------------------
+# 30 MiB of 16 ways of 64 B lines is 30 x 2^20 / 1024 = 30720 sets; the memory model takes any
+# whole number of sets.
+bench llc30 --set mem.llc.size=30MiB --set dmabench.sizes=64 --set dmabench.count=20
+check_eq "mem.llc.size=30MiB runs: 2 rows (read, write)" 2 "$(grep -c ',seq,' llc30/dmabench.csv)"
 
 # --- stats.json -------------------------------------------------------------------------------
 version=$("$IOVSIM" --version)

@@ -597,6 +597,7 @@ const param_decl& param_registry::declare(param_decl d) {
         fail("only enums and integers take choices");
     if (!has_range(d.kind) && (!d.min.empty() || !d.max.empty()))
         fail("only numeric kinds take min and max");
+    if (!is_list(d.kind) && d.min_items != 0) fail("only lists take min_items");
     try {
         for (const std::string& c : d.choices)
             if (elem == param_kind::integer) parse_scalar(d, elem, c, false);
@@ -642,6 +643,7 @@ nlohmann::json param_registry::to_json(bool sorted_by_name) const {
         if (!d->choices.empty()) j["choices"] = d->choices;
         if (!d->min.empty()) j["min"] = d->min;
         if (!d->max.empty()) j["max"] = d->max;
+        if (d->min_items != 0) j["min_items"] = d->min_items;
         out.push_back(std::move(j));
     }
     return out;
@@ -667,6 +669,12 @@ param_value param_registry::parse_list(const param_decl& d,
     for (const std::string& item : items)
         if (trim(item).empty() && elem != param_kind::string)
             throw config_error(fmt::format("{}: empty element in list", d.name));
+    if (items.size() < d.min_items) {
+        if (d.min_items == 1)
+            throw config_error(fmt::format("{} must not be an empty list", d.name));
+        throw config_error(fmt::format("{} must have at least {} elements (got {})", d.name,
+                                       d.min_items, items.size()));
+    }
     switch (d.kind) {
         case param_kind::integer_list:
             return collect<std::int64_t>(d, elem, items);
@@ -757,6 +765,7 @@ struct param_tree::pending {
     std::string source;  // what source() reports: "cfg.yaml:3" or "--set"
     bool from_sequence = false;
     std::vector<std::string> items;  // the text of a scalar, or a YAML sequence's elements
+    int line = 0;                    // a file's line of the key that set it; 0 for --set
 };
 
 param_tree::param_tree(const param_registry& registry) : m_registry(registry) {}
@@ -790,20 +799,61 @@ void param_tree::load_file(const std::string& path) {
     load_yaml_text(text, path);
 }
 
+namespace {
+
+// The 1-based line of the `---` that starts the document whose first node is on 0-based line
+// `content_line` (the closest such marker at or above it, not past a `...` end marker); the
+// content's own line if there is none (a bare document after `...`).
+int document_start_line(const std::string& text, int content_line) {
+    const auto lines = split(text, '\n');
+    const auto marker = [&](int i, std::string_view m) {
+        const std::string_view l = lines[static_cast<std::size_t>(i)];
+        return l.compare(0, 3, m) == 0 &&
+               (l.size() == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\r');
+    };
+    for (int i = std::min(content_line, static_cast<int>(lines.size()) - 1); i >= 0; --i) {
+        if (marker(i, "---")) return i + 1;
+        if (marker(i, "...")) break;
+    }
+    return content_line + 1;
+}
+
+}  // namespace
+
 void param_tree::load_yaml_text(const std::string& text, const std::string& origin) {
-    YAML::Node root;
+    std::vector<YAML::Node> docs;
     try {
-        root = YAML::Load(text);
+        docs = YAML::LoadAll(text);
     } catch (const YAML::Exception& e) {
         throw config_error(fmt::format("{}:{}: malformed YAML: {}", origin,
                                        e.mark.is_null() ? 1 : e.mark.line + 1, e.msg));
     }
-    if (root.IsNull()) return;
+    if (docs.size() > 1) {
+        // Only the first document would be read: refuse rather than ignore the rest.
+        const int line =
+            document_start_line(text, docs[1].Mark().is_null() ? 0 : docs[1].Mark().line);
+        throw config_error(fmt::format(
+            "{}:{}: a second YAML document ('---'): a configuration file holds one document",
+            origin, line));
+    }
+    if (docs.empty() || docs[0].IsNull()) return;
+    const YAML::Node& root = docs[0];
     if (!root.IsMap())
         throw config_error(fmt::format("{}:{}: expected a map of parameters at the top level",
                                        origin, root.Mark().line + 1));
     std::vector<pending> values;
     flatten(root, "", 1, origin, values);
+    // The per-map check in flatten() catches `gen:` twice in one map; a key may also be spelled
+    // twice in different maps (`pcie: {lanes: 4}` and a top-level `pcie.lanes: 8`, or a `vms`
+    // sequence and `vms.0.mode`). Either way the file sets it twice: refuse, naming both lines.
+    std::map<std::string, int, std::less<>> first_line;
+    for (const pending& p : values) {
+        const auto [it, fresh] = first_line.emplace(p.key, p.line);
+        if (!fresh) {
+            throw config_error(fmt::format("{}:{}: duplicate key '{}' (first set on line {})",
+                                           origin, p.line, p.key, it->second));
+        }
+    }
     apply(values);
 }
 
@@ -832,7 +882,7 @@ void param_tree::flatten(const YAML::Node& node, const std::string& path, int ke
         }
     } else if (node.IsSequence()) {
         if (d && is_list(d->kind)) {
-            pending p{path, where, where, true, {}};
+            pending p{path, where, where, true, {}, key_line};
             for (const auto& item : node) {
                 if (!item.IsScalar())
                     throw config_error(
@@ -858,9 +908,9 @@ void param_tree::flatten(const YAML::Node& node, const std::string& path, int ke
         }
         settable_decl(path, key_where);
         if (node.IsNull()) {
-            out.push_back({path, key_where, key_where, false, {""}});
+            out.push_back({path, key_where, key_where, false, {""}, key_line});
         } else {
-            out.push_back({path, where, where, false, {node.Scalar()}});
+            out.push_back({path, where, where, false, {node.Scalar()}, key_line});
         }
     }
 }

@@ -75,6 +75,11 @@ struct param_decl {
         choices = std::move(v);
         return *this;
     }
+    // Lists only: the fewest elements a value may have (1: the list must not be empty).
+    param_decl& with_min_items(std::size_t n) {
+        min_items = n;
+        return *this;
+    }
 
     std::string name;  // dotted, e.g. "pcie.lanes"; one segment may be "*" (a decimal index)
     param_kind kind = param_kind::integer;
@@ -84,6 +89,7 @@ struct param_decl {
     std::string min;            // inclusive bound written as a value ("1", "64B"); empty: none
     std::string max;
     std::vector<std::string> choices;  // required for enums; optional allowed integers
+    std::size_t min_items = 0;         // lists: fewest elements allowed; 0: any, even none
 };
 
 // A parsed value in base units: integer -> int64_t, real/frequency/bandwidth -> double (Hz,
@@ -96,8 +102,9 @@ using param_value =
 class param_registry {
 public:
     // Declares a parameter; throws std::logic_error for a malformed name, a duplicate, a name that
-    // is a prefix of another, an unknown unit, or a default that does not satisfy its own
-    // validation. The reference stays valid until the next declare().
+    // is a prefix of another, an unknown unit, min_items on a kind that is not a list, or a
+    // default that does not satisfy its own validation. The reference stays valid until the next
+    // declare().
     const param_decl& declare(param_decl decl);
 
     // The declaration for a concrete key ("vms.2.mode" finds "vms.*.mode"), or nullptr.
@@ -107,7 +114,7 @@ public:
     std::vector<const param_decl*> sorted() const;                  // by name
 
     // One JSON object per declaration: name, kind, default, unit, description, and choices /
-    // min / max where declared; sorted by name, or in declaration order.
+    // min / max / min_items where declared; sorted by name, or in declaration order.
     nlohmann::json to_json(bool sorted_by_name = true) const;
 
     // Parses `text` (a --set value or YAML scalar) as a value of `decl`; list kinds accept
@@ -142,7 +149,9 @@ public:
     explicit param_tree(const param_registry& registry);
 
     // Sources, applied in call order (later wins). Errors throw config_error prefixed with
-    // "file:line: " or "--set key=value: "; a failing source changes nothing.
+    // "file:line: " or "--set key=value: "; a failing source changes nothing. A file holds one
+    // YAML document (a second one, after `---`, is an error) and sets each key at most once,
+    // however it is spelled (`pcie: {lanes: 4}` and `pcie.lanes: 8` are the same key).
     void load_file(const std::string& path);
     void load_yaml_text(const std::string& text, const std::string& origin);
     void set(const std::string& key_eq_value);

@@ -41,7 +41,8 @@ param_registry make_registry() {
                          "Transfer sizes."));
     r.declare(param_decl("dmabench.windows", param_kind::integer_list, "1,8", "transfers",
                          "Outstanding transfers.")
-                  .with_min("1"));
+                  .with_min("1")
+                  .with_min_items(1));
     r.declare(param_decl("dmabench.patterns", param_kind::enum_list, "[seq]", "", "Patterns.")
                   .with_choices({"seq", "rand"}));
     r.declare(param_decl("trace.modules", param_kind::string_list, "[]", "", "Traced modules."));
@@ -496,6 +497,11 @@ TEST_F(params_test, bad_declarations_are_programming_errors) {
     bad(param_decl("x.e", param_kind::enumeration, "a", "", "enum without choices"));
     bad(param_decl("x.s", param_kind::string, "a", "", "choices on a string").with_choices({"a"}));
     bad(param_decl("x.s", param_kind::string, "a", "", "min on a string").with_min("a"));
+    bad(param_decl("x.i", param_kind::integer, "1", "", "min_items on a scalar").with_min_items(1));
+    bad(param_decl("x.l", param_kind::size_list, "[]", "B", "empty default, min_items 1")
+            .with_min_items(1));
+    bad(param_decl("x.l", param_kind::size_list, "[64]", "B", "default too short")
+            .with_min_items(2));
     EXPECT_EQ(r.all().size(), 1u);
 }
 
@@ -629,9 +635,97 @@ TEST_F(params_test, registry_lists_and_json) {
     EXPECT_EQ(entry("host.cpu_clock")["default"], "3.0GHz");  // as declared
     EXPECT_EQ(entry("vms.*.mode")["kind"], "enum");
     EXPECT_EQ(entry("dmabench.sizes")["kind"], "size_list");
+    EXPECT_FALSE(entry("dmabench.sizes").contains("min_items"));  // not declared: any length
+    EXPECT_EQ(entry("dmabench.windows")["min_items"], 1);
 
     const nlohmann::json in_order = m_registry.to_json(false);
     EXPECT_EQ(in_order[0]["name"], "sim.seed");
+}
+
+// dmabench.windows is declared with_min_items(1): an empty list is refused however it is
+// written; dmabench.sizes, declared without it, still takes one.
+TEST_F(params_test, a_list_with_min_items_must_not_be_empty) {
+    EXPECT_EQ(set_error("dmabench.windows=[]"),
+              "--set dmabench.windows=[]: dmabench.windows must not be an empty list");
+    EXPECT_EQ(set_error("dmabench.windows="),
+              "--set dmabench.windows=: dmabench.windows must not be an empty list");
+    EXPECT_EQ(yaml_error("dmabench:\n  windows: []\n"),
+              "cfg.yaml:2: dmabench.windows must not be an empty list");
+    EXPECT_EQ(yaml_error("dmabench:\n  windows:\n"),  // a null value is an empty list too
+              "cfg.yaml:2: dmabench.windows must not be an empty list");
+    EXPECT_EQ(m_tree.get_int_list("dmabench.windows"), (std::vector<std::int64_t>{1, 8}));
+    m_tree.set("dmabench.windows=[4]");  // one element is enough
+    EXPECT_EQ(m_tree.get_int_list("dmabench.windows"), (std::vector<std::int64_t>{4}));
+    m_tree.set("dmabench.sizes=[]");
+    EXPECT_TRUE(m_tree.get_bytes_list("dmabench.sizes").empty());
+
+    param_registry r;
+    r.declare(param_decl("x.l", param_kind::integer_list, "[1, 2]", "", "Two at least.")
+                  .with_min_items(2));
+    param_tree t(r);
+    EXPECT_EQ(error_of([&] { t.set("x.l=7"); }),
+              "--set x.l=7: x.l must have at least 2 elements (got 1)");
+}
+
+// `pcie: {lanes: 4}` and a top-level `pcie.lanes: 8` (a dotted key is accepted: flatten joins
+// it onto its parent's path) both set pcie.lanes: one file may set a key only once.
+TEST_F(params_test, one_key_spelled_twice_in_a_file_names_both_lines) {
+    EXPECT_EQ(yaml_error("pcie:\n  lanes: 4\npcie.lanes: 8\n"),
+              "cfg.yaml:3: duplicate key 'pcie.lanes' (first set on line 2)");
+    EXPECT_EQ(yaml_error("pcie.lanes: 8\nsim:\n  seed: 3\npcie:\n  lanes: 4\n"),
+              "cfg.yaml:5: duplicate key 'pcie.lanes' (first set on line 1)");
+    EXPECT_EQ(yaml_error("dmabench:\n  sizes: [64]\ndmabench.sizes:\n  - 128\n"),
+              "cfg.yaml:3: duplicate key 'dmabench.sizes' (first set on line 2)");
+    // A sequence under an indexed prefix and a dotted index are the same key too.
+    EXPECT_EQ(yaml_error("vms:\n  - mode: emulation\nvms.0.mode: virtio\n"),
+              "cfg.yaml:3: duplicate key 'vms.0.mode' (first set on line 2)");
+    EXPECT_FALSE(m_tree.is_set("pcie.lanes"));  // the failed files changed nothing
+    EXPECT_FALSE(m_tree.is_set("dmabench.sizes"));
+
+    // Different keys in both spellings, and the same key in two sources, are fine.
+    m_tree.load_yaml_text("pcie:\n  lanes: 4\npcie.mps: 512\n", "a.yaml");
+    EXPECT_EQ(m_tree.get_int("pcie.lanes"), 4);
+    EXPECT_EQ(m_tree.get_bytes("pcie.mps"), 512u);
+    m_tree.load_yaml_text("pcie.lanes: 2\n", "b.yaml");
+    EXPECT_EQ(m_tree.get_int("pcie.lanes"), 2);
+}
+
+TEST_F(params_test, a_second_yaml_document_is_an_error) {
+    // The error names the line of the `---` that starts the second document.
+    EXPECT_EQ(yaml_error("pcie:\n  lanes: 4\n---\npcie:\n  lanes: 8\n"),
+              "cfg.yaml:3: a second YAML document ('---'): a configuration file holds one "
+              "document");
+    EXPECT_EQ(yaml_error("pcie:\n  lanes: 4\n\n--- # next\n\nsim:\n  seed: 2\n"),
+              "cfg.yaml:4: a second YAML document ('---'): a configuration file holds one "
+              "document");
+    // An explicit start marker before the first document, then a second one.
+    EXPECT_EQ(yaml_error("---\npcie:\n  lanes: 4\n---\nsim:\n  seed: 2\n"),
+              "cfg.yaml:4: a second YAML document ('---'): a configuration file holds one "
+              "document");
+    // Even an empty second document: the file is not one document.
+    EXPECT_EQ(yaml_error("pcie:\n  lanes: 4\n---\n"),
+              "cfg.yaml:3: a second YAML document ('---'): a configuration file holds one "
+              "document");
+    // A bare document after an end marker `...` has no `---`: its first line is named.
+    EXPECT_EQ(yaml_error("pcie:\n  lanes: 4\n...\nsim:\n  seed: 2\n"),
+              "cfg.yaml:4: a second YAML document ('---'): a configuration file holds one "
+              "document");
+    EXPECT_FALSE(m_tree.is_set("pcie.lanes"));
+
+    // One document, with its optional markers, loads.
+    m_tree.load_yaml_text("---\npcie:\n  lanes: 4\n...\n", "one.yaml");
+    EXPECT_EQ(m_tree.get_int("pcie.lanes"), 4);
+
+    // load_file names the file.
+    const std::string path = ::testing::TempDir() + "h21_two_documents.yaml";
+    {
+        std::ofstream f(path);
+        f << "sim:\n  seed: 5\n---\nsim:\n  seed: 6\n";
+    }
+    EXPECT_EQ(error_of([&] { m_tree.load_file(path); }),
+              path + ":3: a second YAML document ('---'): a configuration file holds one document");
+    EXPECT_EQ(m_tree.get_int("sim.seed"), 1);
+    std::remove(path.c_str());
 }
 
 }  // namespace
