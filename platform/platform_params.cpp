@@ -11,6 +11,7 @@ using core::param_kind;
 
 void declare_platform_params(core::param_registry& reg) {
     core::declare_sim_params(reg);
+    cpu::declare_cpu_params(reg);
     const auto d = [&](const char* name, param_kind kind, const char* def, const char* unit,
                        const char* desc) -> param_decl {
         return param_decl(name, kind, def, unit, desc);
@@ -208,6 +209,7 @@ void declare_platform_params(core::param_registry& reg) {
 platform_config make_platform_config(const core::param_tree& tree) {
     platform_config c;
     c.map = pcie::host_map::with_dram(tree.get_bytes("host.memory"));
+    c.cpu = cpu::make_cpu_config(tree);
     c.quantum = tree.get_time("sim.quantum");
     c.max_time = tree.get_time("sim.max_time");
     c.seed = static_cast<std::uint64_t>(tree.get_int("sim.seed"));

@@ -6,6 +6,7 @@
 #include "iommu/driver.h"
 #include "iommu/iommu.h"
 #include "models/core/params.h"
+#include "models/cpu/cpu_params.h"
 #include "models/mem/memory_timing.h"
 #include "models/pcie/dma_endpoint.h"
 #include "models/pcie/enumeration.h"
@@ -20,6 +21,7 @@ struct platform_config {
     pcie::root_complex_params rc;
     pcie::dma_endpoint_params endpoint;
     pcie::enumeration_params enumeration;
+    cpu::cpu_config cpu;  // host cores, KVM exit costs, interrupt delivery (models/cpu)
     // The IOMMU (iommu.*): built in place of the identity translation stage when enabled, and
     // programmed by the host driver model from the host CPU.
     bool iommu_enabled = false;

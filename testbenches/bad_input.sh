@@ -61,6 +61,14 @@ expect_bad dmabench_size_zero 'dmabench.sizes|0' \
 expect_bad dmabench_unknown_op 'dmabench.ops|erase' \
     dmabench --set 'dmabench.ops=[read,erase]' --out dmabench_unknown_op.bench
 
+# The CPU trap path's keys (models/cpu): a thread pinned to a core that does not exist, an
+# unknown interrupt delivery mode, a VMM exit cheaper than the in-kernel one.
+expect_bad vhost_on_missing_core 'host.pin.vhost|core 9|host.cores' config --set host.pin.vhost=9
+expect_bad vcpu_on_missing_core 'host.pin.vcpus|core 4' config --set host.cores=4 \
+    --set 'host.pin.vcpus=[0,4]'
+expect_bad unknown_delivery_mode 'vm.interrupts|fancy' config --set vm.interrupts=fancy
+expect_bad unknown_wait_mode 'vm.wait|spin' dmabench --set vm.wait=spin --out wait.bench
+
 # The command line itself.
 expect_bad unknown_subcommand 'frobnicate' frobnicate
 
