@@ -177,7 +177,22 @@ fault_reason dma_remapper::walk(const context_cache_entry& c, std::uint64_t iova
 
 translation dma_remapper::translate(std::uint16_t source_id, std::uint64_t iova, bool is_write,
                                     tick_t at) {
-    ++m_stats.translations;
+    return lookup(request_kind::untranslated, source_id, iova, is_write, at);
+}
+
+translation dma_remapper::translate_request(std::uint16_t source_id, std::uint64_t iova,
+                                            tick_t at) {
+    return lookup(request_kind::translation_request, source_id, iova, false, at);
+}
+
+translation dma_remapper::check_translated(std::uint16_t source_id, std::uint64_t address,
+                                           bool is_write, tick_t at) {
+    return lookup(request_kind::translated, source_id, address, is_write, at);
+}
+
+translation dma_remapper::lookup(request_kind kind, std::uint16_t source_id, std::uint64_t iova,
+                                 bool is_write, tick_t at) {
+    if (kind == request_kind::untranslated) ++m_stats.translations;
     translation r;
     tick_t now = at + m_params.iotlb_lookup_latency;
 
@@ -215,6 +230,21 @@ translation dma_remapper::translate(std::uint16_t source_id, std::uint64_t iova,
     }
     r.did = c.did;
 
+    if (kind != request_kind::untranslated) {
+        // ATS requests need a context entry that allows them (TT = 01b).
+        if (c.tt != vtd::translation_type::device_tlb) {
+            fail(r, fault_reason::translation_blocked, source_id, iova, is_write, c.fpd);
+            return finish(r);
+        }
+        if (kind == request_kind::translated) {
+            ++m_stats.translated_requests;
+            r.hpa = iova;
+            r.page_size = page_4k;
+            r.access = perm_rw;
+            return finish(r);
+        }
+    }
+
     if (c.tt == vtd::translation_type::pass_through) {
         ++m_stats.pass_through;
         r.pass_through = true;
@@ -236,7 +266,10 @@ translation dma_remapper::translate(std::uint16_t source_id, std::uint64_t iova,
         r.iotlb_hit = true;
         r.page_size = e->page_size;
         r.access = e->access;
-        if (check_perms(r, e->access, source_id, iova, is_write, c.fpd)) {
+        if (kind == request_kind::translation_request) {
+            ++m_stats.translation_requests;
+            r.hpa = e->hpa;
+        } else if (check_perms(r, e->access, source_id, iova, is_write, c.fpd)) {
             r.hpa = e->hpa + (iova & (e->page_size - 1));
         }
         return finish(r);
@@ -245,8 +278,23 @@ translation dma_remapper::translate(std::uint16_t source_id, std::uint64_t iova,
     ++m_stats.iotlb_misses;
     ++m_stats.walks;
     if (!walker) take_walker();
+    const std::uint64_t not_present_before = m_stats.sl_not_present;
     const fault_reason f = walk(c, iova, is_write, now, r);
-    if (f != fault_reason::none) {
+    if (kind == request_kind::translation_request) {
+        if (f == fault_reason::none) {
+            r.hpa &= ~(r.page_size - 1);
+            ++m_stats.translation_requests;
+        } else if (m_stats.sl_not_present != not_present_before) {
+            // Not mapped: a successful completion with R = W = 0, no fault (VT-d §4.2.3).
+            r.not_present = true;
+            r.hpa = 0;
+            r.page_size = page_4k;
+            r.access = perms{};
+            ++m_stats.translation_requests;
+        } else {
+            fail(r, f, source_id, iova, is_write, c.fpd);
+        }
+    } else if (f != fault_reason::none) {
         fail(r, f, source_id, iova, is_write, c.fpd);
     } else {
         check_perms(r, r.access, source_id, iova, is_write, c.fpd);

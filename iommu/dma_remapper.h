@@ -22,9 +22,18 @@
 //   are cached. Page-selective IOTLB invalidation also drops the paging-structure-cache entries
 //   of that range unless the invalidation hint (IH) is set, as the spec's PSI does.
 //
+// - ATS (PCIe §10, VT-d §4.2): a Translation Request (translate_request()) is answered through
+//   the same context cache, IOTLB and walk as an untranslated request (filling the IOTLB), but
+//   a missing or insufficient mapping is not a fault: the result carries R = W = 0 (or the
+//   permissions the mapping has) for the completion. A Translated Request (check_translated())
+//   only needs the context entry: its address is already host-physical, no IOTLB lookup, no
+//   walk. Both are allowed only when the context entry's TT is 01b (device-TLB); otherwise they
+//   fault with reason 0xD (translation_blocked) and, for a translated request, memory is never
+//   touched.
+//
 // Leaves out: translation enable and the register interface (the register file, queued
-// invalidation and the SystemC shell sit on top), scalable mode, PASID, ATS translation
-// requests and translated requests, the interrupt entry cache, A/D bits, snoop and memory
+// invalidation and the SystemC shell sit on top), scalable mode, PASID, the interrupt entry
+// cache, A/D bits, snoop and memory
 // types, 5-level tables, caching of not-present entries, and page-request services.
 //
 // Timing (all parameters, defaults below):
@@ -84,6 +93,7 @@ struct translation {
     bool iotlb_hit = false;
     bool context_hit = false;
     bool fault_recorded = false;     // false for a fault suppressed by FPD or dropped
+    bool not_present = false;        // translation request: no mapping (R = W = 0), not a fault
     std::uint32_t memory_reads = 0;  // root, context and paging entries read
     tick_t done = 0;                 // tick the translation (or the fault) is known
 
@@ -114,7 +124,9 @@ struct dma_remapper_stats {
     std::uint64_t context_inv_global = 0;
     std::uint64_t context_inv_domain = 0;
     std::uint64_t context_inv_device = 0;
-    tick_t walker_wait = 0;  // ps walks waited for a free walker
+    tick_t walker_wait = 0;                  // ps walks waited for a free walker
+    std::uint64_t translation_requests = 0;  // ATS Translation Requests answered (not faulted)
+    std::uint64_t translated_requests = 0;   // ATS Translated Requests let through
 
     double iotlb_hit_rate() const {
         const std::uint64_t n = iotlb_hits + iotlb_misses;
@@ -138,6 +150,15 @@ public:
     // Translates an untranslated request from source_id (bus[15:8] devfn[7:0]) for iova arriving
     // at `at`. Never throws for anything in memory; a fault is a result.
     translation translate(std::uint16_t source_id, std::uint64_t iova, bool is_write, tick_t at);
+    // An ATS Translation Request for iova: ok() with hpa = the page's host address, page_size
+    // and access (R = W = 0 and not_present for an unmapped page) for the completion; a fault
+    // (recorded) when the context is missing or broken, or its TT is not 01b. Counts as an IOTLB
+    // lookup (hit or miss) like a translation.
+    translation translate_request(std::uint16_t source_id, std::uint64_t iova, tick_t at);
+    // An ATS Translated Request: ok() (hpa = address) if source_id's context entry has TT = 01b,
+    // else a fault (translation_blocked, or the context fault). No IOTLB lookup.
+    translation check_translated(std::uint16_t source_id, std::uint64_t address, bool is_write,
+                                 tick_t at);
 
     // Invalidations, completed when they return (the register/queued-invalidation layer times
     // them). Page-selective: did, addr, address mask am (2^am pages), invalidation hint ih.
@@ -157,6 +178,9 @@ public:
     context_cache& contexts() { return m_context_cache; }
 
 private:
+    enum class request_kind { untranslated, translation_request, translated };
+    translation lookup(request_kind kind, std::uint16_t source_id, std::uint64_t iova,
+                       bool is_write, tick_t at);
     // Reads and decodes root and context entries; fault_reason::none on success.
     fault_reason fetch_context(std::uint16_t source_id, tick_t& now, translation& r,
                                context_cache_entry& c);

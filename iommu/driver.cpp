@@ -109,6 +109,15 @@ void driver::submit(const std::vector<qi::descriptor>& descs) {
     throw std::runtime_error("iommu driver: invalidation wait never completed");
 }
 
+void driver::add_dev_tlb(std::vector<qi::descriptor>& d, std::uint16_t did, std::uint64_t addr,
+                         std::uint64_t size) {
+    for (const auto& [sid, dev_did] : m_dev_tlb) {
+        if (did != 0 && dev_did != did) continue;
+        d.push_back(qi::dev_tlb_inv(sid, addr, size));
+        ++m_stats.dev_tlb_invalidations;
+    }
+}
+
 void driver::invalidate_context_global() {
     ++m_stats.context_invalidations;
     if (m_qi) return submit({qi::context_inv(qi::gran_global)});
@@ -132,7 +141,11 @@ void driver::invalidate_context_device(std::uint16_t source_id) {
 
 void driver::invalidate_iotlb_global() {
     ++m_stats.iotlb_inv_global;
-    if (m_qi) return submit({qi::iotlb_inv(qi::gran_global)});
+    if (m_qi) {
+        std::vector<qi::descriptor> d{qi::iotlb_inv(qi::gran_global)};
+        add_dev_tlb(d, 0, 0, 0);
+        return submit(d);
+    }
     const tick_t start = m_cpu.now();
     wreg64(reg::IOTLB_REG, reg::iotlb_ivt | 1ull << reg::iotlb_iirg_shift);
     poll_register(reg::IOTLB_REG + 4, 1u << 31, 0, "an IOTLB invalidation (IOTLB_REG.IVT)");
@@ -142,7 +155,11 @@ void driver::invalidate_iotlb_global() {
 
 void driver::invalidate_iotlb_domain(std::uint16_t did) {
     ++m_stats.iotlb_inv_domain;
-    if (m_qi) return submit({qi::iotlb_inv(qi::gran_domain, did)});
+    if (m_qi) {
+        std::vector<qi::descriptor> d{qi::iotlb_inv(qi::gran_domain, did)};
+        add_dev_tlb(d, did, 0, 0);
+        return submit(d);
+    }
     const tick_t start = m_cpu.now();
     wreg64(reg::IOTLB_REG, reg::iotlb_ivt | 2ull << reg::iotlb_iirg_shift |
                                std::uint64_t{did} << reg::iotlb_did_shift);
@@ -160,7 +177,11 @@ void driver::invalidate_iotlb_range(std::uint16_t did, std::uint64_t iova, std::
     if (am > mamv) return invalidate_iotlb_domain(did);
     const std::uint64_t base = (iova >> 12) >> am << am << 12;
     ++m_stats.iotlb_inv_page;
-    if (m_qi) return submit({qi::iotlb_inv(qi::gran_device_or_page, did, base, am)});
+    if (m_qi) {
+        std::vector<qi::descriptor> d{qi::iotlb_inv(qi::gran_device_or_page, did, base, am)};
+        add_dev_tlb(d, did, base, page_4k << am);
+        return submit(d);
+    }
     const tick_t start = m_cpu.now();
     wreg64(reg::IVA_REG, base | am);
     wreg64(reg::IOTLB_REG, reg::iotlb_ivt | 3ull << reg::iotlb_iirg_shift |
@@ -260,6 +281,7 @@ void driver::flush_deferred(unsigned cpu) {
         for (const std::uint16_t did : dids) {
             d.push_back(qi::iotlb_inv(qi::gran_domain, did));
             ++m_stats.iotlb_inv_domain;
+            add_dev_tlb(d, did, 0, 0);
         }
         submit(d);
     } else {
@@ -276,14 +298,26 @@ void driver::run_timers() {
     }
 }
 
-void driver::attach(std::uint16_t source_id, std::uint16_t did) {
+void driver::attach(std::uint16_t source_id, std::uint16_t did, bool device_tlb) {
+    if (device_tlb && (!(m_ecap & (1u << 2)) || !m_qi)) {
+        throw std::runtime_error(
+            "iommu driver: a device-TLB (ATS) device needs ECAP.DT and queued invalidation");
+    }
     run_timers();
     const auto old = m_attached.find(source_id);
-    m_tables.set_context(source_id, m_domains.at(did), did, vtd::aw_48bit);
+    m_tables.set_context(
+        source_id, m_domains.at(did), did, vtd::aw_48bit,
+        device_tlb ? vtd::translation_type::device_tlb : vtd::translation_type::untranslated);
     m_cpu.spend(2 * m_p.entry_write_cost);
     invalidate_context_device(source_id);
+    // The old domain's flush reaches the device's ATC while it is still listed under it.
     if (old != m_attached.end() && old->second != did) invalidate_iotlb_domain(old->second);
     m_attached[source_id] = did;
+    if (device_tlb) {
+        m_dev_tlb[source_id] = did;
+    } else {
+        m_dev_tlb.erase(source_id);
+    }
 }
 
 void driver::detach(std::uint16_t source_id) {
@@ -295,6 +329,7 @@ void driver::detach(std::uint16_t source_id) {
         invalidate_iotlb_domain(old->second);
         m_attached.erase(old);
     }
+    m_dev_tlb.erase(source_id);
 }
 
 void driver::attach_host_device(std::uint16_t source_id) {

@@ -25,12 +25,21 @@
 //   wait descriptor with a status write polled in memory) or register-based (CCMD_REG,
 //   IVA_REG/IOTLB_REG, polling ICC / IVT). A queue error (FSTS.IQE) is logged, counted, cleared
 //   and reported as std::runtime_error to the caller, as Linux reports -EINVAL.
+// - ATS: attach(sid, did, /*device_tlb=*/true) writes a context entry with TT = 01b (untranslated,
+//   translation and translated requests), as intel-iommu does for a device with ATS enabled; it
+//   needs ECAP.DT and queued invalidation. Every IOTLB invalidation that covers a domain with
+//   such devices also queues a Device-TLB invalidate descriptor per device, before the wait
+//   descriptor (qi_flush_dev_iotlb): page-selective ones for the same aligned range, domain
+//   and global ones for every address; so a strict unmap returns only after each device's ATC
+//   dropped the range.
 // - Interrupt remapping: setup_interrupt_remapping() allocates the IRT, sets IRTA (EIME from
 //   ECAP.EIM) and SIRTP, invalidates the interrupt entry cache and sets IRE; set_irte() writes
 //   an entry and invalidates the entry cache.
 //
 // Leaves out: freeing table pages and IOVA ranges (nothing is reused), page-table sharing
-// between devices of one group, ATS/device-TLB flushes, scalable mode, the deferred-flush timer
+// between devices of one group, enabling ATS in the device's config space (the platform's PCI
+// code does it), the invalidation queue depth and PFSID of Device-TLB descriptors (0), scalable
+// mode, the deferred-flush timer
 // as a thread (a queue whose timeout has passed is flushed by the next driver call or by
 // run_timers()), caching-mode (CM) flushes on map.
 //
@@ -93,6 +102,7 @@ struct driver_stats {
     std::uint64_t context_invalidations = 0;
     std::uint64_t iotlb_inv_global = 0, iotlb_inv_domain = 0, iotlb_inv_page = 0;
     std::uint64_t iec_invalidations = 0;
+    std::uint64_t dev_tlb_invalidations = 0;  // Device-TLB invalidate descriptors queued
     std::uint64_t waits = 0;  // invalidation wait descriptors (or register polls) completed
     std::uint64_t deferred_flushes = 0;
     std::uint64_t flushes_by_batch = 0;
@@ -118,7 +128,10 @@ public:
                    std::uint64_t page_size, perms p = perm_rw);
     void unmap(std::uint16_t did, std::uint64_t iova, std::uint64_t size, unmap_policy policy,
                unsigned cpu = 0);
-    void attach(std::uint16_t source_id, std::uint16_t did);
+    // device_tlb: the device uses ATS (context TT = 01b); std::runtime_error without ECAP.DT or
+    // queued invalidation.
+    void attach(std::uint16_t source_id, std::uint16_t did, bool device_tlb = false);
+    bool device_tlb(std::uint16_t source_id) const { return m_dev_tlb.count(source_id) != 0; }
     void detach(std::uint16_t source_id);
 
     // Host-owned devices, by host_mode.
@@ -167,6 +180,10 @@ private:
     void gcmd(std::uint32_t bit, bool one_shot);
     void poll_register(std::uint32_t off, std::uint32_t mask, std::uint32_t want, const char* what);
     void submit(const std::vector<qi::descriptor>& descs);
+    // Appends a Device-TLB invalidate descriptor for every ATS device attached to did (all such
+    // devices if did is 0) for [addr, addr + size) (size 0: every address).
+    void add_dev_tlb(std::vector<qi::descriptor>& d, std::uint16_t did, std::uint64_t addr,
+                     std::uint64_t size);
     void map_run(std::uint16_t did, std::uint64_t iova, std::uint64_t hpa, std::uint64_t size,
                  std::uint64_t page_size, perms p);
     std::uint64_t largest_page(std::uint64_t iova, std::uint64_t hpa, std::uint64_t left) const;
@@ -189,6 +206,7 @@ private:
     std::uint16_t m_pt_did = 0;                         // domain ID of pass-through context entries
     std::map<std::uint16_t, std::uint64_t> m_domains;   // did -> SLPTPTR
     std::map<std::uint16_t, std::uint16_t> m_attached;  // source ID -> did
+    std::map<std::uint16_t, std::uint16_t> m_dev_tlb;   // ATS devices: source ID -> did
     std::map<std::uint16_t, std::uint64_t> m_next_iova;  // host device's IOVA allocator
     std::vector<std::vector<fq_entry>> m_fq;             // per-CPU flush queues
     std::vector<tick_t> m_fq_oldest;

@@ -61,6 +61,8 @@ const char* to_string(fault_reason r) {
             return "reserved field in context entry";
         case fault_reason::sl_entry_reserved:
             return "reserved field in second-level entry";
+        case fault_reason::translation_blocked:
+            return "translation request or translated request blocked (context TT not 01b)";
         case fault_reason::ir_request_reserved:
             return "reserved field in interrupt request";
         case fault_reason::ir_index_beyond_table:

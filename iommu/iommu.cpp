@@ -18,6 +18,12 @@ std::uint16_t source_of(tlm::tlm_generic_payload& t) {
     return ext ? ext->requester.value() : 0;
 }
 
+pcie::address_type address_type_of(tlm::tlm_generic_payload& t) {
+    pcie::tlp_extension* ext = nullptr;
+    t.get_extension(ext);
+    return ext ? ext->at : pcie::address_type::untranslated;
+}
+
 sc_core::sc_time delay_until(tick_t at) {
     const tick_t now = now_ticks();
     return at > now ? to_sc_time(at - now) : sc_core::SC_ZERO_TIME;
@@ -37,6 +43,7 @@ constexpr std::pair<fault_reason, const char*> reason_names[] = {
     {fault_reason::root_reserved, "root_reserved"},
     {fault_reason::context_reserved, "context_reserved"},
     {fault_reason::sl_entry_reserved, "sl_entry_reserved"},
+    {fault_reason::translation_blocked, "translation_blocked"},
     {fault_reason::ir_index_beyond_table, "ir_index_beyond_table"},
     {fault_reason::irte_not_present, "irte_not_present"},
     {fault_reason::irte_access_error, "irte_access_error"},
@@ -83,13 +90,74 @@ iommu::iommu(sc_core::sc_module_name name, mem::memory& memory, const iommu_para
     irq_in.register_b_transport(this, &iommu::irq_b_transport);
     m_regs.set_interrupt_sender(
         [this](std::uint64_t a, std::uint32_t d, tick_t at) { send_message(a, d, at); });
+    m_regs.set_device_tlb_invalidator(
+        [this](std::uint16_t sid, std::uint64_t addr, std::uint64_t size, tick_t at) {
+            return invalidate_device_tlb(sid, addr, size, at);
+        });
     SC_METHOD(on_advance);
     sensitive << m_advance_event;
     dont_initialize();
 }
 
+tick_t iommu::invalidate_device_tlb(std::uint16_t sid, std::uint64_t addr, std::uint64_t size,
+                                    tick_t at) {
+    const auto it = m_ats_devices.find(sid);
+    if (it == m_ats_devices.end()) {
+        ++m_ats.invalidations_unclaimed;
+        core::log(log_module, core::log_level::warn,
+                  "{}: Device-TLB invalidation for {:#06x}, which has no ATS device attached",
+                  name(), sid);
+        return at;
+    }
+    ++m_ats.invalidate_requests;
+    const pcie::ats::payload msg = pcie::ats::encode_invalidate(addr, size);
+    const tick_t completion_sent = it->second->ats_invalidate(msg, at + m_p.ats_message_latency);
+    return completion_sent + m_p.ats_message_latency;
+}
+
+void iommu::translation_request(tlm::tlm_generic_payload& t, sc_core::sc_time& delay, tick_t at) {
+    const std::uint16_t sid = source_of(t);
+    const std::uint64_t iova = t.get_address();
+    if (!t.is_read() || t.get_data_length() != pcie::ats::completion_bytes) {
+        ++m_ats.refused;
+        core::log(log_module, core::log_level::info,
+                  "{}: malformed Translation Request from {:#06x} ({} of {} B)", name(), sid,
+                  t.is_read() ? "read" : "write", t.get_data_length());
+        t.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
+        return;
+    }
+    if (!m_regs.translation_enabled(at)) {
+        ++m_ats.refused;  // no translation to give: Unsupported Request
+        t.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
+        return;
+    }
+    const translation r = m_dma.translate_request(sid, iova, at);
+    if (r.fault_recorded) m_regs.collect_faults(r.done);
+    delay = delay_until(r.done);
+    if (!r.ok()) {
+        ++m_ats.refused;
+        core::log(log_module, core::log_level::info,
+                  "{}: Translation Request for {:#x} from {:#06x} refused: {}", name(), iova, sid,
+                  to_string(r.fault));
+        t.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+        return;
+    }
+    ++m_ats.translation_completions;
+    pcie::ats::translation e;
+    e.untranslated = iova & ~(r.page_size - 1);
+    e.translated = r.hpa;
+    e.size = r.page_size;
+    e.read = r.access.read;
+    e.write = r.access.write;
+    const pcie::ats::payload entry = pcie::ats::encode_completion(e);
+    std::memcpy(t.get_data_ptr(), entry.data(), entry.size());
+    t.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
 void iommu::dma_b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& delay) {
     const tick_t at = now_ticks(delay);
+    const pcie::address_type type = address_type_of(t);
+    if (type == pcie::address_type::translation_request) return translation_request(t, delay, at);
     if (!m_regs.translation_enabled(at)) {
         ++m_untranslated;
         out->b_transport(t, delay);
@@ -97,7 +165,10 @@ void iommu::dma_b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& delay
     }
     const std::uint16_t sid = source_of(t);
     const std::uint64_t iova = t.get_address();
-    const translation r = m_dma.translate(sid, iova, t.is_write(), at);
+    const bool translated = type == pcie::address_type::translated;
+    const translation r = translated ? m_dma.check_translated(sid, iova, t.is_write(), at)
+                                     : m_dma.translate(sid, iova, t.is_write(), at);
+    if (translated) (r.ok() ? m_ats.translated_passed : m_ats.refused)++;
     if (r.fault_recorded) m_regs.collect_faults(r.done);
     delay = delay_until(r.done);
     if (!r.ok()) {
@@ -202,7 +273,7 @@ void iommu::irq_b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& delay
             return;
         case interrupt_kind::remapped: {
             // x86 compatibility format (SDM Vol. 3 §11.11): 0xFEE, destination 19:12, RH 3, DM 2.
-            const std::uint64_t addr = 0xfee0'0000ull | (r.destination & 0xffu) << 12 |
+            const std::uint64_t addr = 0xfee0'0000ull | apic_id(r.destination) << 12 |
                                        (r.redirection_hint ? 1u << 3 : 0u) |
                                        (r.logical ? 1u << 2 : 0u);
             const std::uint32_t d = r.vector | std::uint32_t{r.delivery_mode} << 8 |
@@ -212,13 +283,19 @@ void iommu::irq_b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& delay
         }
         case interrupt_kind::posted:
             if (r.notify)
-                send_message(0xfee0'0000ull | (r.notification_destination & 0xffu) << 12,
+                send_message(0xfee0'0000ull | apic_id(r.notification_destination) << 12,
                              r.notification_vector, r.done);
             return;
         case interrupt_kind::blocked:
             ++m_irq_dropped;
             return;
     }
+}
+
+// An 8-bit APIC ID from a destination field: bits 7:0 in x2APIC mode (IRTA.EIME), bits 15:8 in
+// xAPIC mode (VT-d §9.10, IRTE Destination ID; §9.11, NDST).
+std::uint64_t iommu::apic_id(std::uint32_t destination) const {
+    return m_ir.params().x2apic_mode ? (destination & 0xffu) : (destination >> 8 & 0xffu);
 }
 
 void iommu::register_stats(core::stats_registry& reg, const std::string& prefix) const {
@@ -245,6 +322,23 @@ void iommu::register_stats(core::stats_registry& reg, const std::string& prefix)
     f("iotlb.misses", "lookups", "IOTLB misses (each walks the tables)",
       ds(&dma_remapper_stats::iotlb_misses));
     f("iotlb.hit_rate", "", "IOTLB hits / lookups", [&d] { return d.stats().iotlb_hit_rate(); });
+    const iommu_ats_stats& a = m_ats;
+    const auto as = [&a](std::uint64_t iommu_ats_stats::*m) {
+        return [&a, m] { return static_cast<double>(a.*m); };
+    };
+    f("ats.translation_requests", "requests",
+      "ATS Translation Requests answered with a completion entry (IOTLB lookups included above)",
+      as(&iommu_ats_stats::translation_completions));
+    f("ats.translated_requests", "requests",
+      "ATS Translated Requests forwarded to memory without an IOTLB lookup",
+      as(&iommu_ats_stats::translated_passed));
+    f("ats.refused", "requests", "ATS requests refused (context TT not 01b, fault, malformed)",
+      as(&iommu_ats_stats::refused));
+    f("ats.invalidate_requests", "messages",
+      "ATS Invalidate Requests sent to devices for Device-TLB invalidate descriptors",
+      as(&iommu_ats_stats::invalidate_requests));
+    f("invalidations.device_tlb", "descriptors", "Device-TLB invalidate descriptors executed",
+      vs(&vtd_register_stats::dev_tlb_invalidations));
     f("walks", "walks", "second-level page walks", ds(&dma_remapper_stats::walks));
     f("memory_reads_per_walk", "reads", "second-level entries read per walk (mean)", [&d] {
         const auto& s = d.stats();

@@ -26,8 +26,25 @@
 // requester::device), not through memory's sockets: each costs the same time a DMA read would
 // and contends with DMA for the LLC and DRAM channels, without a TLM transaction per entry.
 //
-// Leaves out: ATS (translation requests and translated requests pass as untranslated),
-// PASID-tagged requests, more than one IOMMU (one register page, every requester behind it).
+// - ATS (the address type in the tlp_extension): a Translation Request (a read of one 8-byte
+//   entry) is answered by the remapper's translate_request() with a Translation Completion
+//   entry written into the request's data in the PCIe layout (models/pcie/ats_format.h):
+//   translated page address, S for a range above 4 KiB, R and W; R = W = 0 for an unmapped
+//   page. A Translated Request goes to memory at its own address with no IOTLB lookup, if the
+//   requester's context entry has TT = 01b. A request refused (TT not 01b, a broken context, a
+//   Translation Request while translation is disabled or not an 8-byte read) gets
+//   TLM_ADDRESS_ERROR_RESPONSE (TLM_COMMAND_ERROR_RESPONSE for a malformed one) and memory is
+//   never touched.
+// - Device-TLB invalidation, simplified: the PCIe Invalidate Request message travels downstream
+//   through the root complex and link, and the Invalidation Completion back up. Here the IOMMU
+//   calls the ATS-capable device registered for the descriptor's source ID directly
+//   (attach_ats_device) with the message's payload, charging ats_message_latency each way; the
+//   device drops the range from its ATC at once and returns when its completion leaves. The
+//   invalidation wait descriptors that follow complete only after that completion is back. A
+//   descriptor for a source ID with no registered device completes at once (counted).
+//
+// Leaves out: PASID-tagged requests, more than one IOMMU (one register page, every requester
+// behind it), invalidation time-outs, the link traffic of invalidation messages.
 //
 // Timing: translation time (IOTLB probe, walks, walker queueing) is the core's, added to the
 // request's delay before memory's own; register accesses add register_latency on top of the
@@ -38,6 +55,7 @@
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
 
+#include <map>
 #include <string>
 #include <tlm>
 
@@ -48,6 +66,7 @@
 #include "iommu/table_memory.h"
 #include "models/core/stats.h"
 #include "models/mem/memory.h"
+#include "models/pcie/ats_format.h"
 
 namespace iovsim::iommu {
 
@@ -85,6 +104,18 @@ struct iommu_params {
     // upper levels are cached costs 5 + 165 + 80 = 250 ns more than a hit, pcie-bench's
     // measurement (+226 to +280 ns for a 64 B read).
     tick_t table_read_latency = 165 * ticks_per_ns;
+    // An ATS Invalidate Request from the IOMMU to the device (and its Invalidation Completion
+    // back), one way: the root complex (pcie.rc.upstream_latency, 150 ns) plus a link hop
+    // (pcie.hop_latency, 100 ns).
+    tick_t ats_message_latency = 250 * ticks_per_ns;
+};
+
+struct iommu_ats_stats {
+    std::uint64_t translation_completions = 0;  // Translation Requests answered
+    std::uint64_t translated_passed = 0;        // Translated Requests forwarded to memory
+    std::uint64_t refused = 0;                  // ATS requests refused (fault or malformed)
+    std::uint64_t invalidate_requests = 0;      // Invalidate Requests sent to devices
+    std::uint64_t invalidations_unclaimed = 0;  // Device-TLB descriptors with no device
 };
 
 class iommu : public sc_core::sc_module {
@@ -106,16 +137,28 @@ public:
     const interrupt_remapper& interrupts() const { return m_ir; }
     std::uint64_t untranslated_while_disabled() const { return m_untranslated; }
     std::uint64_t interrupts_dropped() const { return m_irq_dropped; }
+    const iommu_ats_stats& ats_stats() const { return m_ats; }
+
+    // Registers the ATS-capable function with requester ID source_id as the receiver of
+    // Invalidate Requests for that ID (replacing an earlier one). The device must outlive the
+    // simulation.
+    void attach_ats_device(std::uint16_t source_id, pcie::ats::ats_invalidation_target& device) {
+        m_ats_devices[source_id] = &device;
+    }
 
     // Statistics under `prefix` (iommu.iotlb.hits, iommu.faults.<reason>, ...).
     void register_stats(core::stats_registry& reg, const std::string& prefix) const;
 
 private:
+    std::uint64_t apic_id(std::uint32_t destination) const;
     void dma_b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& delay);
     unsigned dma_transport_dbg(tlm::tlm_generic_payload& t);
     void regs_b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& delay);
     void irq_b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& delay);
     void send_message(std::uint64_t address, std::uint32_t data, tick_t at);
+    void translation_request(tlm::tlm_generic_payload& t, sc_core::sc_time& delay, tick_t at);
+    tick_t invalidate_device_tlb(std::uint16_t sid, std::uint64_t addr, std::uint64_t size,
+                                 tick_t at);
     void schedule_advance();
     void on_advance();
 
@@ -128,6 +171,8 @@ private:
     sc_core::sc_event m_advance_event;
     std::uint64_t m_untranslated = 0;
     std::uint64_t m_irq_dropped = 0;
+    std::map<std::uint16_t, pcie::ats::ats_invalidation_target*> m_ats_devices;
+    iommu_ats_stats m_ats;
 };
 
 }  // namespace iovsim::iommu

@@ -5,6 +5,7 @@
 
 #include "models/core/log.h"
 #include "models/mem/sparse_store.h"
+#include "models/pcie/ats_format.h"
 
 namespace iovsim::iommu {
 
@@ -21,6 +22,20 @@ descriptor iotlb_inv(std::uint64_t granularity, std::uint16_t did, std::uint64_t
                      bool ih) {
     return {type_iotlb | (granularity & 3) << 4 | std::uint64_t{did} << 16,
             (addr & ~std::uint64_t{0xfff}) | (ih ? reg::iva_ih : 0) | (am & reg::iva_am)};
+}
+
+namespace {
+// ATS address field (ADDR 63:12, S 11) to descriptor bits 127:64 (ADDR 127:76, S 64).
+std::uint64_t dev_tlb_hi(std::uint64_t field) {
+    return (field & ~0xfffull) | ((field & pcie::ats::bit_s) ? 1u : 0u);
+}
+}  // namespace
+
+descriptor dev_tlb_inv(std::uint16_t sid, std::uint64_t addr, std::uint64_t size, unsigned mip,
+                       std::uint16_t pfsid) {
+    return {type_dev_tlb | std::uint64_t{pfsid & 0xfu} << 12 | std::uint64_t{mip & 0x1fu} << 16 |
+                std::uint64_t{sid} << 32 | (std::uint64_t{pfsid} >> 4) << 52,
+            dev_tlb_hi(pcie::ats::encode_range(addr, size))};
 }
 
 descriptor iec_inv() { return {type_iec, 0}; }
@@ -133,6 +148,7 @@ vtd_registers::vtd_registers(dma_remapper& dma, interrupt_remapper& ir, fault_lo
             | 1ull << 59;                                     // PI: posted interrupts
     m_ecap = 1ull << 0                                        // C: page walks are coherent
              | 1ull << 1                                      // QI
+             | (p.device_tlb ? 1ull << 2 : 0)                 // DT: device-TLB (ATS)
              | 1ull << 3                                      // IR
              | (ir.params().x2apic_mode ? 1ull << 4 : 0)      // EIM
              | 1ull << 6                                      // PT: pass-through
@@ -457,6 +473,20 @@ bool vtd_registers::execute(const qi::descriptor& d, tick_t& t) {
             }
             break;
         }
+        case qi::type_dev_tlb: {
+            if (!m_p.device_tlb) return false;
+            if ((d.lo & (vtd::bits(11, 4) | vtd::bits(31, 21) | vtd::bits(51, 48))) ||
+                (d.hi & vtd::bits(11, 1)))
+                return false;
+            const auto sid = static_cast<std::uint16_t>(d.lo >> 32 & 0xffff);
+            // ADDR 127:76 and S 64 are the ATS address field shifted down by 11 bits.
+            const pcie::ats::range r =
+                pcie::ats::decode_range((d.hi & ~0xfffull) | (d.hi & 1 ? pcie::ats::bit_s : 0));
+            ++m_stats.dev_tlb_invalidations;
+            const tick_t back = m_dev_tlb ? m_dev_tlb(sid, r.base, r.size, t) : t;
+            m_dev_tlb_done = std::max(m_dev_tlb_done, back);
+            return true;  // the queue does not wait; a later wait descriptor does
+        }
         case qi::type_iec:
             if ((d.lo & (vtd::bits(26, 5) | vtd::bits(63, 48))) || d.hi) return false;
             ++m_stats.iec_invalidations;
@@ -466,6 +496,7 @@ bool vtd_registers::execute(const qi::descriptor& d, tick_t& t) {
             const bool sw = d.lo & (1u << 5);
             const bool irq = d.lo & (1u << 4);
             ++m_stats.wait_descriptors;
+            t = std::max(t, m_dev_tlb_done);  // every earlier Device-TLB invalidation is done
             if (sw || irq)
                 m_pending.push_back(
                     pending_write{t, d.hi, static_cast<std::uint32_t>(d.lo >> 32), sw, irq});

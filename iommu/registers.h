@@ -16,7 +16,8 @@
 //   interrupt: an MSI write when FECTL.IM is clear, else FECTL.IP is set and the message goes
 //   when software clears IM), the fault recording registers FRCD at CAP.FRO (NFR + 1 records of
 //   128 bits: FI, SID, FR, T, F), IQH/IQT/IQA/ICS (queued invalidation: context-cache (type
-//   0x1), IOTLB (0x2), interrupt entry cache (0x4, accepted: no entry cache is modelled) and
+//   0x1), IOTLB (0x2), Device-TLB (0x3, when ECAP.DT: handed to the device-TLB invalidator, see
+//   below), interrupt entry cache (0x4, accepted: no entry cache is modelled) and
 //   invalidation wait (0x5, status write and IF completion interrupt) descriptors of 128 bits in
 //   a ring in host memory; a malformed descriptor (unknown type, reserved bits set, granularity
 //   00, AM above MAMV, status address not dword aligned) or a descriptor outside memory sets
@@ -25,9 +26,17 @@
 // - Programming errors are never a crash: each is a status bit the spec defines where there is
 //   one, a counter in stats(), and a log line under module "iommu".
 //
+// - Device-TLB invalidation (ECAP.DT, params.device_tlb): a Device-TLB invalidate descriptor
+//   (SID 47:32, MIP 20:16, PFSID; ADDR 127:76 with S at bit 64, the ATS range encoding) is handed
+//   to the device-TLB invalidator callback (the SystemC shell sends an ATS Invalidate Request
+//   to the device and learns when its Invalidation Completion is back); the queue moves on, but
+//   every later invalidation wait descriptor completes no earlier than the latest such
+//   completion (VT-d §6.5.2.8: a wait covers every earlier descriptor). With ECAP.DT clear the
+//   descriptor is malformed.
+//
 // Leaves out: scalable mode (RTADDR.TTM, 256-bit descriptors: IQA.DW is read-only 0), advanced
 // fault logging, protected memory regions, write-buffer flushing, performance monitoring, the
-// device-TLB and PASID descriptors (reported as malformed: ECAP.DT and PASID are 0), caching
+// PASID descriptors (reported as malformed: PASID is 0), invalidation time-outs (ITE), caching
 // mode (CAP.CM = 0), page-request queues, register-based invalidation while queued invalidation
 // is enabled (ignored, counted and logged, as the spec leaves it undefined).
 //
@@ -132,6 +141,7 @@ inline constexpr std::uint64_t irta_s = 0xf;
 namespace qi {
 inline constexpr std::uint64_t type_context = 0x1;
 inline constexpr std::uint64_t type_iotlb = 0x2;
+inline constexpr std::uint64_t type_dev_tlb = 0x3;
 inline constexpr std::uint64_t type_iec = 0x4;
 inline constexpr std::uint64_t type_wait = 0x5;
 inline constexpr std::uint64_t gran_global = 1, gran_domain = 2, gran_device_or_page = 3;
@@ -145,6 +155,10 @@ descriptor context_inv(std::uint64_t granularity, std::uint16_t did = 0, std::ui
 // IOTLB invalidate: G 5:4, DR 7, DW 6, DID 31:16; ADDR 127:76, IH 70, AM 69:64.
 descriptor iotlb_inv(std::uint64_t granularity, std::uint16_t did = 0, std::uint64_t addr = 0,
                      unsigned am = 0, bool ih = false);
+// Device-TLB invalidate: SID 47:32, MIP 20:16, PFSID 15:12 and 63:52; ADDR 127:76 and S 64
+// encode the range [addr, addr + size) as ATS does (size a power of two >= 4 KiB, 0 = all).
+descriptor dev_tlb_inv(std::uint16_t sid, std::uint64_t addr, std::uint64_t size, unsigned mip = 0,
+                       std::uint16_t pfsid = 0);
 // Interrupt entry cache invalidate: G 4 (0 global, 1 index), IM 31:27, IIDX 47:32.
 descriptor iec_inv();
 // Invalidation wait: IF 4, SW 5, FN 6, status data 63:32, status address 127:66.
@@ -194,6 +208,7 @@ struct vtd_register_params {
     tick_t command_latency = 100 * ticks_per_ns;      // GCMD write to GSTS status
     tick_t descriptor_latency = 10 * ticks_per_ns;    // decode one queued descriptor
     tick_t invalidation_latency = 50 * ticks_per_ns;  // drop cache entries, drain walks
+    bool device_tlb = true;                           // ECAP.DT: Device-TLB (ATS) support
 };
 
 struct vtd_register_stats {
@@ -205,20 +220,26 @@ struct vtd_register_stats {
     std::uint64_t iotlb_inv_page = 0;
     std::uint64_t iec_invalidations = 0;
     std::uint64_t wait_descriptors = 0;
-    tick_t invalidation_time = 0;          // ps the hardware spent on invalidation commands
-    std::uint64_t queue_errors = 0;        // descriptors that set FSTS.IQE
-    std::uint64_t programming_errors = 0;  // other ignored or malformed register commands
-    std::uint64_t faults_recorded = 0;     // written into an FRCD
-    std::uint64_t fault_overflows = 0;     // dropped: every FRCD held a fault (FSTS.PFO)
-    std::uint64_t fault_events = 0;        // fault event interrupts sent
-    std::uint64_t completion_events = 0;   // invalidation completion interrupts sent
-    std::uint64_t bad_accesses = 0;        // unaligned or wrong-size register accesses
+    std::uint64_t dev_tlb_invalidations = 0;  // Device-TLB invalidate descriptors executed
+    tick_t invalidation_time = 0;             // ps the hardware spent on invalidation commands
+    std::uint64_t queue_errors = 0;           // descriptors that set FSTS.IQE
+    std::uint64_t programming_errors = 0;     // other ignored or malformed register commands
+    std::uint64_t faults_recorded = 0;        // written into an FRCD
+    std::uint64_t fault_overflows = 0;        // dropped: every FRCD held a fault (FSTS.PFO)
+    std::uint64_t fault_events = 0;           // fault event interrupts sent
+    std::uint64_t completion_events = 0;      // invalidation completion interrupts sent
+    std::uint64_t bad_accesses = 0;           // unaligned or wrong-size register accesses
 };
 
 class vtd_registers {
 public:
     // An interrupt message to send: address (FEUADDR:FEADDR or IEUADDR:IEADDR), data, time.
     using msi_fn = std::function<void(std::uint64_t address, std::uint32_t data, tick_t at)>;
+    // A Device-TLB invalidation: source ID, the range's first byte and size (0: every address)
+    // as the descriptor encodes them, the tick the descriptor executes; returns the tick the
+    // device's Invalidation Completion reached the IOMMU.
+    using dev_tlb_fn =
+        std::function<tick_t(std::uint16_t sid, std::uint64_t addr, std::uint64_t size, tick_t at)>;
 
     vtd_registers(dma_remapper& dma, interrupt_remapper& ir, fault_log& faults,
                   table_memory& memory, const vtd_register_params& p = {});
@@ -237,6 +258,8 @@ public:
     void collect_faults(tick_t at);
 
     void set_interrupt_sender(msi_fn f) { m_send = std::move(f); }
+    // Without one, a Device-TLB invalidation completes when it executes.
+    void set_device_tlb_invalidator(dev_tlb_fn f) { m_dev_tlb = std::move(f); }
 
     // The hardware's view of its own state as of `at` (the GSTS bits).
     bool translation_enabled(tick_t at) const { return status_at(at) & reg::gcmd_te; }
@@ -272,6 +295,8 @@ private:
     std::uint64_t m_ecap = 0;
     register_bank m_bank;
     msi_fn m_send;
+    dev_tlb_fn m_dev_tlb;
+    tick_t m_dev_tlb_done = 0;  // latest Invalidation Completion of a Device-TLB invalidation
 
     // GSTS: the bits before and after the last command, and when it took effect.
     std::uint32_t m_gsts_old = 0;

@@ -21,18 +21,21 @@ namespace iovsim::iommu {
 // table is in Linux's drivers/iommu/intel/dmar.c (dma_remap_fault_reasons / irq_..._reasons).
 enum class fault_reason : std::uint8_t {
     none = 0x00,
-    root_not_present = 0x01,          // P of the root entry is 0
-    context_not_present = 0x02,       // P of the context entry is 0
-    context_invalid = 0x03,           // invalid context entry programming (TT, AW)
-    address_beyond_agaw = 0x04,       // input address above 2^min(AGAW, MGAW) - 1
-    write_not_permitted = 0x05,       // write to a page without W (or a non-present SL entry)
-    read_not_permitted = 0x06,        // read from a page without R (or a non-present SL entry)
-    sl_entry_access_error = 0x07,     // SLPTPTR / ADDR of an SL entry points outside memory
-    root_access_error = 0x08,         // RTADDR points outside memory
-    context_access_error = 0x09,      // CTP of the root entry points outside memory
-    root_reserved = 0x0a,             // non-zero reserved field in a present root entry
-    context_reserved = 0x0b,          // non-zero reserved field in a present context entry
-    sl_entry_reserved = 0x0c,         // non-zero reserved field in a present SL paging entry
+    root_not_present = 0x01,       // P of the root entry is 0
+    context_not_present = 0x02,    // P of the context entry is 0
+    context_invalid = 0x03,        // invalid context entry programming (TT, AW)
+    address_beyond_agaw = 0x04,    // input address above 2^min(AGAW, MGAW) - 1
+    write_not_permitted = 0x05,    // write to a page without W (or a non-present SL entry)
+    read_not_permitted = 0x06,     // read from a page without R (or a non-present SL entry)
+    sl_entry_access_error = 0x07,  // SLPTPTR / ADDR of an SL entry points outside memory
+    root_access_error = 0x08,      // RTADDR points outside memory
+    context_access_error = 0x09,   // CTP of the root entry points outside memory
+    root_reserved = 0x0a,          // non-zero reserved field in a present root entry
+    context_reserved = 0x0b,       // non-zero reserved field in a present context entry
+    sl_entry_reserved = 0x0c,      // non-zero reserved field in a present SL paging entry
+    // A Translation Request or Translated Request from a device whose context entry does not
+    // allow them (TT other than 01b); Linux: "PCE for translation request specifies blocking".
+    translation_blocked = 0x0d,
     ir_request_reserved = 0x20,       // reserved fields set in the interrupt request
     ir_index_beyond_table = 0x21,     // interrupt index >= IRTA table size
     irte_not_present = 0x22,          // P of the IRTE is 0

@@ -117,6 +117,11 @@ std::vector<point_spec> point_specs(const dmabench_config& c, bool iommu) {
 }  // namespace
 
 void install_dmabench(host_platform& p, const dmabench_config& c, dmabench_result& out) {
+    if (!p.endpoint) {
+        throw std::invalid_argument(
+            "dmabench: the platform has no DMA bench endpoint (build it with "
+            "platform_device::dma_bench)");
+    }
     p.cpu.run([&p, c, &out](host_cpu& cpu) {
         out.functions = p.enumerate();
         const bench_device dev = find_device(p, out.functions);
@@ -133,7 +138,17 @@ void install_dmabench(host_platform& p, const dmabench_config& c, dmabench_resul
             for (const auto& s : specs) span = std::max(span, s.window);
             drv.map_pages(did, bench_iova, buffer, span, p.config().iommu_page_size,
                           iommu::perm_rw);
-            drv.attach(dev.id.value(), did);
+            const bool ats = p.config().endpoint.ats;
+            if (ats) {
+                // As pci_enable_ats(): STU 0 (4 KiB), then Enable.
+                const std::uint16_t cap =
+                    pcie::enumerator::find_ext_capability(cpu, dev.id, pcie::ext_cap_id::ats);
+                if (cap == 0)
+                    throw std::runtime_error("dmabench: the endpoint has no ATS capability");
+                cpu.config_write(dev.id, cap + pcie::ats_reg::control, 2, pcie::ats_reg::enable);
+                p.iommu->attach_ats_device(dev.id.value(), *p.endpoint);
+            }
+            drv.attach(dev.id.value(), did, ats);
             device_buffer = bench_iova;
         }
         std::vector<unsigned char> fill(4096);
@@ -170,6 +185,9 @@ void install_dmabench(host_platform& p, const dmabench_config& c, dmabench_resul
             pt.size = s.size;
             pt.window = s.window;
             std::uint64_t hits0 = 0, misses0 = 0;
+            const bool ats = p.iommu && p.endpoint->ats_active();
+            const std::uint64_t atc_hits0 = p.endpoint->atc().stats().hits;
+            const std::uint64_t atc_misses0 = p.endpoint->atc().stats().misses;
             if (p.iommu) {
                 pt.iommu = true;
                 pt.page_size = p.config().iommu_page_size;
@@ -178,18 +196,23 @@ void install_dmabench(host_platform& p, const dmabench_config& c, dmabench_resul
             }
             run_pass(p, dev, control, c.count);
             core::histogram lat;
-            for (const tick_t t : p.endpoint.last_run().latencies) lat.sample(ticks_to_ns(t));
+            for (const tick_t t : p.endpoint->last_run().latencies) lat.sample(ticks_to_ns(t));
             pt.latency_ns_p50 = lat.percentile(0.5);
             pt.latency_ns_p99 = lat.percentile(0.99);
 
             run_pass(p, dev, control | pcie::dma_reg::control_bandwidth, c.count);
-            const pcie::dma_run_result& r = p.endpoint.last_run();
+            const pcie::dma_run_result& r = p.endpoint->last_run();
             const tick_t span = r.last_done - r.first_issue;
             // bits per picosecond × 1000 = Gbit/s
             pt.bandwidth_gbps = span ? 8.0 * r.bytes / span * 1000.0 : 0.0;
             if (p.iommu) {
                 pt.iotlb_hits = p.iommu->remapper().stats().iotlb_hits - hits0;
                 pt.iotlb_misses = p.iommu->remapper().stats().iotlb_misses - misses0;
+            }
+            if (ats) {
+                pt.ats = true;
+                pt.atc_hits = p.endpoint->atc().stats().hits - atc_hits0;
+                pt.atc_misses = p.endpoint->atc().stats().misses - atc_misses0;
             }
             out.points.push_back(pt);
         }

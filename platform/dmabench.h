@@ -15,6 +15,15 @@
 // invalidated (a domain-selective invalidation by the driver), and reports the IOTLB hits and
 // misses of its two passes. With dmabench.iommu_sweep the points gain 64 B and 512 B random
 // reads and writes over windows of 4 KiB to 64 MiB (powers of two), after the configured ones.
+//
+// With dmabench.ats as well (the endpoint then has the ATS capability and an ATC), the CPU sets
+// ATS Control.Enable (STU 0: 4 KiB) in the endpoint's config space, the driver attaches it with
+// a device-TLB context entry (TT = 01b) and the IOMMU learns where to send its Invalidate
+// Requests. The per-point domain invalidation then also empties the endpoint's ATC (a Device-TLB
+// invalidation of every address), so every point starts cold in the ATC as in the IOTLB. The
+// IOTLB columns of the CSV stay the IOMMU's: with ATS they count the Translation Requests'
+// lookups; the point's ATC hits and misses are kept in dmabench_point (atc_hits, atc_misses)
+// and the run's totals go to stats.json (dma_endpoint::register_stats).
 #pragma once
 
 #include <cstdint>
@@ -65,6 +74,9 @@ struct dmabench_point {
     double bandwidth_gbps = 0;
     std::uint64_t iotlb_hits = 0;
     std::uint64_t iotlb_misses = 0;
+    bool ats = false;
+    std::uint64_t atc_hits = 0;
+    std::uint64_t atc_misses = 0;
 };
 
 struct dmabench_result {
@@ -72,7 +84,9 @@ struct dmabench_result {
     std::vector<dmabench_point> points;
 };
 
-// Installs the bench as the CPU's program. `out` is filled while the simulation runs.
+// Installs the bench as the CPU's program. `out` is filled while the simulation runs. The
+// platform must carry the bench endpoint (platform_config::device = dma_bench); throws
+// std::invalid_argument otherwise.
 void install_dmabench(host_platform& p, const dmabench_config& c, dmabench_result& out);
 
 std::string dmabench_csv(const std::vector<dmabench_point>& points);

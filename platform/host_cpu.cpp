@@ -87,6 +87,10 @@ void host_cpu::mem_write(std::uint64_t addr, const void* data, std::uint32_t len
     access(tlm::TLM_WRITE_COMMAND, addr, const_cast<void*>(data), len);
 }
 
+void host_cpu::mem_read(std::uint64_t addr, void* data, std::uint32_t len) {
+    access(tlm::TLM_READ_COMMAND, addr, data, len);
+}
+
 bool host_cpu::wait_for(sc_core::sc_event& e, tick_t timeout) {
     sync();
     const sc_core::sc_time start = sc_core::sc_time_stamp();

@@ -2,9 +2,9 @@
 // foundation uses to enumerate PCIe and to drive the DMA bench, until the trap-path issue brings
 // vCPUs and host cores.
 //
-// Models: configuration reads and writes through ECAM, MMIO reads and writes, memory writes, and
-// waiting for an interrupt vector, each a TLM transaction into the root complex from one
-// loosely-timed SC_THREAD with a quantum keeper (sim.quantum). Leaves out: instruction costs,
+// Models: configuration reads and writes through ECAM, MMIO reads and writes, memory reads and
+// writes, and waiting for an interrupt vector, each a TLM transaction into the root complex from
+// one loosely-timed SC_THREAD with a quantum keeper (sim.quantum). Leaves out: instruction costs,
 // caches on the CPU side, other cores. Timing: whatever the root complex and memory add.
 #pragma once
 
@@ -39,6 +39,7 @@ public:
     std::uint32_t mmio_read32(std::uint64_t addr);
     void mmio_write32(std::uint64_t addr, std::uint32_t value);
     void mem_write(std::uint64_t addr, const void* data, std::uint32_t len);
+    void mem_read(std::uint64_t addr, void* data, std::uint32_t len);
     // Synchronizes, then sleeps until `e` fires or `timeout` passes; false on timeout.
     bool wait_for(sc_core::sc_event& e, tick_t timeout);
     tick_t now() const;  // kernel time plus local offset

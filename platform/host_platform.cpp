@@ -1,6 +1,9 @@
 #include "platform/host_platform.h"
 
+#include <fmt/format.h>
 #include <tlm_utils/tlm_quantumkeeper.h>
+
+#include <stdexcept>
 
 #include "models/core/sc_glue.h"
 
@@ -22,7 +25,6 @@ host_platform::host_platform(const platform_config& c)
       memory("memory", dram_of(c.map), c.memory),
       rc("rc", c.map, c.rc),
       interrupts("interrupts"),
-      endpoint("dma_endpoint", c.endpoint),
       cpu("cpu", c.map) {
     tlm::tlm_global_quantum::instance().set(to_sc_time(c.quantum));
     cpu.socket.bind(rc.cpu_socket);
@@ -43,8 +45,37 @@ host_platform::host_platform(const platform_config& c)
         translation->out.bind(memory.device_socket);
         rc.irq_socket.bind(interrupts.socket);
     }
-    rc.downstream.bind(endpoint.link_in);
-    endpoint.link_out.bind(rc.upstream);
+    if (c.device == platform_device::dma_bench) {
+        endpoint = std::make_unique<pcie::dma_endpoint>("dma_endpoint", c.endpoint);
+        rc.downstream.bind(endpoint->link_in);
+        endpoint->link_out.bind(rc.upstream);
+        return;
+    }
+    nic = std::make_unique<nic::nic>("nic", c.nic);
+    rc.downstream.bind(nic->link_in);
+    nic->link_out.bind(rc.upstream);
+    if (c.peer == nic_peer::echo) {
+        net::echo_peer_params pp;
+        pp.wire = c.nic.wire;
+        pp.turnaround = c.peer_turnaround;
+        peer = std::make_unique<net::echo_peer>("peer", pp);
+        nic->wire_out.bind(peer->wire_in);
+        peer->wire_out.bind(nic->wire_in);
+    } else {
+        terminator = std::make_unique<wire_terminator>("wire_terminator");
+        nic->wire_out.bind(terminator->wire_in);
+        terminator->wire_out.bind(nic->wire_in);
+    }
+}
+
+const pcie::enumerated_function& host_platform::nic_pf(
+    const std::vector<pcie::enumerated_function>& found) const {
+    if (!nic) throw std::runtime_error("this platform has no NIC");
+    for (const auto& f : found) {
+        if (f.id == nic->functions().pf_id() && f.sriov) return f;
+    }
+    throw std::runtime_error(fmt::format("enumeration did not find the NIC's PF at {}",
+                                         pcie::to_string(nic->functions().pf_id())));
 }
 
 std::vector<pcie::enumerated_function> host_platform::enumerate() {
@@ -54,6 +85,7 @@ std::vector<pcie::enumerated_function> host_platform::enumerate() {
 
 void host_platform::register_stats(core::stats_registry& reg) const {
     rc.register_stats(reg, "pcie");
+    if (endpoint) endpoint->register_stats(reg, "dmabench.endpoint");
     const mem::memory& m = memory;
     const auto add = [&](const std::string& name, const char* unit, const char* desc,
                          std::uint64_t mem::memory_stats::*field) {

@@ -1,10 +1,16 @@
-// The host platform of the foundation: DRAM behind an LLC, a root complex with its root ports
-// and links, the translation stage (identity while the IOMMU is off; with iommu.enabled the
-// VT-d IOMMU, which also takes the root complex's IOMMU register page and sits in the interrupt
-// path), the interrupt controller stand-in, the DMA bench endpoint on the first root port, and
-// a host CPU that runs firmware and driver programs — with the IOMMU on, the host IOMMU driver
-// model runs on it and programs the IOMMU through MMIO register accesses. Builds and binds only;
-// behaviour lives in the models.
+// The host platform: DRAM behind an LLC, a root complex with its root ports and links, the
+// translation stage (identity while the IOMMU is off; with iommu.enabled the VT-d IOMMU, which
+// also takes the root complex's IOMMU register page and sits in the interrupt path), the
+// interrupt controller stand-in, one device on root port 0, and a host CPU that runs firmware
+// and driver programs — with the IOMMU on, the host IOMMU driver model runs on it and programs
+// the IOMMU through MMIO register accesses.
+//
+// The device on root port 0 is platform_config::device: the SR-IOV NIC (the default platform),
+// its wire port cabled to the link partner nic.peer (an echo peer, or a terminator that counts
+// and drops what it receives), or the DMA bench endpoint (the dmabench platform). The NIC's PF
+// is built at 01:00.0, the routing ID enumeration gives device 0 below root port 0;
+// check_nic_placement() confirms it after enumeration. Builds and binds only; behaviour lives in
+// the models.
 #pragma once
 
 #include <memory>
@@ -14,6 +20,7 @@
 #include "iommu/iommu.h"
 #include "models/core/stats.h"
 #include "models/mem/memory.h"
+#include "models/net/link_partners.h"
 #include "models/pcie/dma_endpoint.h"
 #include "models/pcie/identity_translation.h"
 #include "models/pcie/root_complex.h"
@@ -43,6 +50,22 @@ private:
     sc_core::sc_event m_never;
 };
 
+// A wire with nothing at the far end (nic.peer: none): frames are counted and dropped.
+class wire_terminator : public sc_core::sc_module, public net::frame_if {
+public:
+    sc_core::sc_export<net::frame_if> wire_in;
+    sc_core::sc_port<net::frame_if> wire_out;  // never used: nothing is sent to the NIC
+    explicit wire_terminator(sc_core::sc_module_name name)
+        : sc_module(name), wire_in("wire_in"), wire_out("wire_out") {
+        wire_in.bind(*this);
+    }
+    void deliver(const std::vector<std::uint8_t>&, tick_t) override { ++m_frames; }
+    std::uint64_t rx_frames() const { return m_frames; }
+
+private:
+    std::uint64_t m_frames = 0;
+};
+
 class host_platform {
 public:
     explicit host_platform(const platform_config& c);
@@ -52,6 +75,10 @@ public:
 
     // Enumerates the PCIe hierarchy from the CPU's thread (a program run by `cpu`).
     std::vector<pcie::enumerated_function> enumerate();
+    // The enumerated NIC PF (with the NIC platform): throws std::runtime_error if enumeration did
+    // not find the PF where the NIC was built (01:00.0).
+    const pcie::enumerated_function& nic_pf(
+        const std::vector<pcie::enumerated_function>& found) const;
 
 private:
     platform_config m_config;
@@ -62,7 +89,10 @@ public:
     std::unique_ptr<pcie::identity_translation> translation;  // when the IOMMU is off
     std::unique_ptr<iommu::iommu> iommu;                      // when iommu.enabled
     interrupt_sink interrupts;
-    pcie::dma_endpoint endpoint;
+    std::unique_ptr<pcie::dma_endpoint> endpoint;  // the dmabench platform's device
+    std::unique_ptr<nic::nic> nic;                 // the default platform's device
+    std::unique_ptr<net::echo_peer> peer;          // nic.peer: echo
+    std::unique_ptr<wire_terminator> terminator;   // nic.peer: none
     host_cpu cpu;
     // The host IOMMU driver (when iommu.enabled), run by programs on `cpu`.
     std::unique_ptr<cpu_iommu_access> iommu_access;

@@ -122,8 +122,12 @@ std::string describe_status(int status) {
 
 kernel_work kernel_work_of(const host_platform& p) {
     kernel_work w;
-    w.calls = p.cpu.transactions() + p.endpoint.requests_sent() + p.endpoint.msix_sent();
-    w.waits = p.cpu.waits() + p.endpoint.waits();
+    w.calls = p.cpu.transactions();
+    w.waits = p.cpu.waits();
+    if (p.endpoint) {
+        w.calls += p.endpoint->requests_sent() + p.endpoint->msix_sent();
+        w.waits += p.endpoint->waits();
+    }
     return w;
 }
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "models/core/errors.h"
+#include "platform/ats_params.h"
 
 namespace iovsim::platform {
 
@@ -12,6 +13,7 @@ using core::param_kind;
 void declare_platform_params(core::param_registry& reg) {
     core::declare_sim_params(reg);
     cpu::declare_cpu_params(reg);
+    declare_ats_params(reg);
     const auto d = [&](const char* name, param_kind kind, const char* def, const char* unit,
                        const char* desc) -> param_decl {
         return param_decl(name, kind, def, unit, desc);
@@ -91,6 +93,10 @@ void declare_platform_params(core::param_registry& reg) {
                   "Root ports of the root complex, one link each")
                     .with_min("1")
                     .with_max("31"));
+    reg.declare(d("pcie.device", param_kind::enumeration, "nic", "",
+                  "Device on root port 0: nic (the SR-IOV NIC, cabled to nic.peer) or dmabench "
+                  "(the DMA bench endpoint; `iovsim dmabench` always uses it)")
+                    .with_choices({"nic", "dmabench"}));
     reg.declare(d("pcie.rc.mmio_latency", param_kind::time, "60ns", "ns",
                   "CPU core to root port (and back) for MMIO and configuration accesses")
                     .with_max("10us"));
@@ -162,6 +168,82 @@ void declare_platform_params(core::param_registry& reg) {
                   "Lazy mode: age of a queue's oldest unmap that forces a flush (Linux: 10 ms)")
                     .with_min("1ns")
                     .with_max("10s"));
+
+    reg.declare(d("nic.total_vfs", param_kind::integer, "256", "VFs",
+                  "TotalVFs of the NIC's SR-IOV capability (Intel E810: 256); enumeration "
+                  "reserves bus numbers and VF BAR space for this many")
+                    .with_min("1")
+                    .with_max("256"));
+    reg.declare(d("nic.num_vfs", param_kind::integer, "0", "VFs",
+                  "VFs the host PF driver enables at boot, as `echo N > sriov_numvfs` (0 to "
+                  "nic.total_vfs)")
+                    .with_min("0")
+                    .with_max("65535"));
+    reg.declare(d("nic.wire_rate", param_kind::bandwidth, "25Gbps", "Gbps",
+                  "Line rate of the NIC's Ethernet port (MAC data rate): 10Gbps, 25Gbps, 40Gbps "
+                  "or 100Gbps")
+                    .with_min("10Gbps")
+                    .with_max("100Gbps"));
+    reg.declare(d("nic.propagation", param_kind::time, "5ns", "ns",
+                  "Propagation delay of the cable to the link partner, each way (about 5 ns per "
+                  "metre of copper or fibre: 5ns is 1 m); PHY and FEC latency may be added here")
+                    .with_max("1ms"));
+    reg.declare(d("nic.peer", param_kind::enumeration, "echo", "",
+                  "Link partner on the wire: echo (returns every frame with the MACs swapped) or "
+                  "none (frames sent on the wire are counted and dropped)")
+                    .with_choices({"echo", "none"}));
+    reg.declare(d("nic.peer_turnaround", param_kind::time, "1us", "ns",
+                  "Echo peer: last bit of a frame received to its answer handed to the peer's "
+                  "MAC")
+                    .with_max("1s"));
+    reg.declare(d("nic.pcap_veb", param_kind::boolean, "false", "",
+                  "When a run writes DIR/wire.pcap, also write the VEB's internal VF-to-VF "
+                  "traffic to DIR/veb.pcap"));
+    reg.declare(d("nic.core_clock", param_kind::frequency, "500MHz", "MHz",
+                  "NIC core clock; the nic.*_cycles costs count cycles of it")
+                    .with_min("1MHz")
+                    .with_max("10GHz"));
+    reg.declare(d("nic.doorbell_cycles", param_kind::integer, "20", "cycles",
+                  "Doorbell (TDT) write accepted to the NIC's engine acting on it")
+                    .with_min("0")
+                    .with_max("1000000"));
+    reg.declare(d("nic.switch_cycles", param_kind::integer, "10", "cycles",
+                  "One L2 forwarding lookup in the VEB")
+                    .with_min("0")
+                    .with_max("1000000"));
+    reg.declare(d("nic.dma_issue_cycles", param_kind::integer, "2", "cycles",
+                  "The DMA engine issues one request TLP per this many cycles")
+                    .with_min("1")
+                    .with_max("1000000"));
+    reg.declare(d("nic.completion_cycles", param_kind::integer, "30", "cycles",
+                  "Read completion arrived at the NIC to its data usable by the engine")
+                    .with_min("0")
+                    .with_max("1000000"));
+    reg.declare(d("nic.max_read_requests", param_kind::integer, "32", "tags",
+                  "DMA read requests the NIC may have outstanding")
+                    .with_min("1")
+                    .with_max("256"));
+    reg.declare(d("nic.tx_prefetch", param_kind::integer, "8", "descriptors",
+                  "TX descriptors fetched in one read")
+                    .with_min("1")
+                    .with_max("256"));
+    reg.declare(d("nic.rx_prefetch", param_kind::integer, "8", "descriptors",
+                  "RX descriptors fetched in one read when none is cached")
+                    .with_min("1")
+                    .with_max("256"));
+    reg.declare(d("nic.interrupt_interval", param_kind::time, "0ns", "ns",
+                  "MSI-X moderation: minimum time between two messages of one vector (0: off)")
+                    .with_max("1s"));
+
+    reg.declare(d("nicbench.frames", param_kind::integer, "100", "frames",
+                  "iovsim nicbench: frames VF0 sends to VF1 through the VEB, and frames VF2 "
+                  "sends to the echo peer on the wire")
+                    .with_min("1")
+                    .with_max("1000000"));
+    reg.declare(d("nicbench.frame_size", param_kind::size, "128", "B",
+                  "iovsim nicbench: bytes per frame on the wire after the SFD, FCS included")
+                    .with_min("64")
+                    .with_max("1518"));
 
     reg.declare(
         d("dmabench.ops", param_kind::enum_list, "[read, write]", "", "DMA operations to measure")
@@ -278,6 +360,41 @@ platform_config make_platform_config(const core::param_tree& tree) {
     c.endpoint.link_gen = l.gen;
     c.endpoint.link_lanes = l.lanes;
 
+    c.device = tree.get_string("pcie.device") == "dmabench" ? platform_device::dma_bench
+                                                            : platform_device::nic;
+    nic::nic_params& np = c.nic;
+    np.pf_id = pcie::routing_id{1, 0, 0};  // root port 0's secondary bus, device 0, function 0
+    np.functions.sriov.total_vfs = static_cast<std::uint16_t>(tree.get_int("nic.total_vfs"));
+    c.nic_num_vfs = static_cast<unsigned>(tree.get_int("nic.num_vfs"));
+    if (c.nic_num_vfs > np.functions.sriov.total_vfs) {
+        throw core::config_error(fmt::format(
+            "nic.num_vfs ({}) must not exceed nic.total_vfs ({}): the PF has only that many VFs",
+            c.nic_num_vfs, np.functions.sriov.total_vfs));
+    }
+    np.wire.line_rate_bps = tree.get_bps("nic.wire_rate");
+    if (np.wire.line_rate_bps != 10e9 && np.wire.line_rate_bps != 25e9 &&
+        np.wire.line_rate_bps != 40e9 && np.wire.line_rate_bps != 100e9) {
+        throw core::config_error(
+            fmt::format("nic.wire_rate ({} Gbps) must be 10Gbps, 25Gbps, 40Gbps or 100Gbps",
+                        np.wire.line_rate_bps / 1e9));
+    }
+    // wire_params describes the cable as length x delay per metre: one "metre" of the given
+    // delay carries nic.propagation exactly.
+    np.wire.length_m = 1.0;
+    np.wire.delay_ns_per_m = ticks_to_ns(tree.get_time("nic.propagation"));
+    np.core_clock_hz = tree.get_hz("nic.core_clock");
+    np.doorbell_cycles = static_cast<unsigned>(tree.get_int("nic.doorbell_cycles"));
+    np.switch_cycles = static_cast<unsigned>(tree.get_int("nic.switch_cycles"));
+    np.dma_issue_cycles = static_cast<unsigned>(tree.get_int("nic.dma_issue_cycles"));
+    np.completion_cycles = static_cast<unsigned>(tree.get_int("nic.completion_cycles"));
+    np.max_read_requests = static_cast<unsigned>(tree.get_int("nic.max_read_requests"));
+    np.tx_prefetch = static_cast<unsigned>(tree.get_int("nic.tx_prefetch"));
+    np.rx_prefetch = static_cast<unsigned>(tree.get_int("nic.rx_prefetch"));
+    np.interrupt_interval = tree.get_time("nic.interrupt_interval");
+    c.peer = tree.get_string("nic.peer") == "none" ? nic_peer::none : nic_peer::echo;
+    c.peer_turnaround = tree.get_time("nic.peer_turnaround");
+    c.pcap_veb = tree.get_bool("nic.pcap_veb");
+
     c.iommu_enabled = tree.get_bool("iommu.enabled");
     c.iommu_page_size = tree.get_bytes("iommu.page_size");
     if (c.iommu_page_size != iommu::page_4k && c.iommu_page_size != iommu::page_2m &&
@@ -324,6 +441,7 @@ platform_config make_platform_config(const core::param_tree& tree) {
     c.enumeration.mps = l.mps;
     c.enumeration.mrrs = l.mrrs;
     c.enumeration.tags = l.max_tags;
+    apply_ats_params(tree, c);
     return c;
 }
 

@@ -1,6 +1,7 @@
-// Every parameter of the host platform (memory, PCIe, root complex, DMA bench endpoint) declared
-// once with default, unit and meaning, and the translation of a resolved parameter tree into the
-// models' params structs. The `iovsim params` command lists exactly these.
+// Every parameter of the host platform (memory, PCIe, root complex, SR-IOV NIC and its link
+// partner, DMA bench endpoint) declared once with default, unit and meaning, and the translation
+// of a resolved parameter tree into the models' params structs. The `iovsim params` command
+// lists exactly these.
 #pragma once
 
 #include "iommu/driver.h"
@@ -12,14 +13,31 @@
 #include "models/pcie/enumeration.h"
 #include "models/pcie/host_map.h"
 #include "models/pcie/root_complex.h"
+#include "sriov-nic/nic.h"
 
 namespace iovsim::platform {
 
+// The device on root port 0 (pcie.device). The default platform (`iovsim lspci`,
+// `iovsim nicbench`, the coming `iovsim run`) carries the SR-IOV NIC; `iovsim dmabench` (and the
+// no-argument default, which runs a short DMA bench) sets pcie.device=dmabench, the DMA bench
+// endpoint.
+enum class platform_device { nic, dma_bench };
+
+// The NIC's link partner on the wire (nic.peer).
+enum class nic_peer { echo, none };
+
 struct platform_config {
+    platform_device device = platform_device::nic;
     pcie::host_map map;
     mem::memory_timing_params memory;
     pcie::root_complex_params rc;
     pcie::dma_endpoint_params endpoint;
+    // The SR-IOV NIC (nic.*). Its PF sits at 01:00.0: enumeration gives root port 0 bus 1.
+    nic::nic_params nic;
+    unsigned nic_num_vfs = 0;  // VFs the PF driver enables (sriov_numvfs)
+    nic_peer peer = nic_peer::echo;
+    tick_t peer_turnaround = 1 * ticks_per_us;
+    bool pcap_veb = false;  // also capture VEB (VF-to-VF) traffic when a run captures the wire
     pcie::enumeration_params enumeration;
     cpu::cpu_config cpu;  // host cores, KVM exit costs, interrupt delivery (models/cpu)
     // The IOMMU (iommu.*): built in place of the identity translation stage when enabled, and
@@ -33,12 +51,13 @@ struct platform_config {
     std::uint64_t seed = 1;
 };
 
-// Declares sim.*, host.*, mem.*, pcie.*, iommu.* and dmabench.* (the bench's keys too, so one
-// registry documents everything).
+// Declares sim.*, host.*, mem.*, pcie.*, iommu.*, nic.*, nicbench.* and dmabench.* (the benches'
+// keys too, so one registry documents everything).
 void declare_platform_params(core::param_registry& reg);
 
 // Reads a resolved tree into the models' structs. Throws core::config_error for combinations
-// that single-key validation cannot catch (naming the keys).
+// that single-key validation cannot catch (naming the keys), e.g. nic.num_vfs above
+// nic.total_vfs or a nic.wire_rate other than 10, 25, 40 or 100 Gbps.
 platform_config make_platform_config(const core::param_tree& tree);
 
 }  // namespace iovsim::platform

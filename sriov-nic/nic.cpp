@@ -270,7 +270,12 @@ void nic::b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& delay) {
     t.set_response_status(tlm::TLM_OK_RESPONSE);
     const tick_t at = now_ticks(delay);
     if (ext && ext->type != pcie::tlp_type::memory) {
-        if (ext->type != pcie::tlp_type::config_type0) {
+        // Type 0 reaches the functions on the PF's bus; VFs on further bus numbers are reached
+        // by Type 1 requests, which a device using more than one bus number claims itself
+        // (PCIe Base 4.0 §9.2.1.2: the upstream port does not convert them).
+        const bool type1_to_own_bus =
+            ext->type == pcie::tlp_type::config_type1 && ext->target.bus != m_functions.pf_id().bus;
+        if (ext->type != pcie::tlp_type::config_type0 && !type1_to_own_bus) {
             m_unsupported.inc();
             t.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
             return;

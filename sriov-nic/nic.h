@@ -3,7 +3,8 @@
 //
 // What it models
 // - PCI side (nic_functions): configuration requests on `link_in` (tlp_extension type
-//   config_type0) are routed by their target routing ID to the PF or a VF; memory requests are
+//   config_type0, or config_type1 for a VF on a bus number above the PF's, which the device
+//   claims itself) are routed by their target routing ID to the PF or a VF; memory requests are
 //   decoded against the PF's BARs (Memory Space Enable) or a VF's copy of VF BARn (VF Memory
 //   Space Enable), in constant time. A request no function claims is an Unsupported Request
 //   (TLM_ADDRESS_ERROR_RESPONSE).

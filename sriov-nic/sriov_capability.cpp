@@ -212,43 +212,4 @@ std::optional<pcie::routing_id> sriov_capability::vf_routing_id(pcie::routing_id
     return nic::vf_routing_id(pf, first_vf_offset(), vf_stride(), n);
 }
 
-// --- ATS ---
-
-std::uint16_t add_ats(pcie::config_space& cs, const ats_params& p, bool is_vf) {
-    if (p.invalidate_queue_depth > 31) {
-        throw std::invalid_argument(
-            fmt::format("add_ats: Invalidate Queue Depth {} is not 0..31 (0 means 32)",
-                        unsigned{p.invalidate_queue_depth}));
-    }
-    const std::uint16_t at = cs.add_ext_capability(pcie::ext_cap_id::ats, 1, ats_reg::size);
-    const std::uint32_t cap = p.invalidate_queue_depth |
-                              (p.page_aligned_request ? ats_reg::page_aligned_request : 0u) |
-                              (p.global_invalidate ? ats_reg::global_invalidate : 0u);
-    cs.define_register(at + ats_reg::capability, 2, cap, 0);
-    cs.define_register(at + ats_reg::control, 2, 0,
-                       ats_reg::enable | (is_vf ? 0u : std::uint32_t{ats_reg::stu_mask}));
-    return at;
-}
-
-namespace {
-
-std::uint16_t require_ats(const pcie::config_space& cs, const char* what) {
-    const auto at = cs.find_ext_capability(pcie::ext_cap_id::ats);
-    if (!at) throw std::logic_error(fmt::format("{}: the function has no ATS capability", what));
-    return *at;
-}
-
-}  // namespace
-
-bool ats_enabled(const pcie::config_space& cs) {
-    return cs.peek(require_ats(cs, "ats_enabled") + ats_reg::control, 2) & ats_reg::enable;
-}
-
-std::uint64_t ats_smallest_translation_unit(const pcie::config_space& cs) {
-    const std::uint32_t stu =
-        cs.peek(require_ats(cs, "ats_smallest_translation_unit") + ats_reg::control, 2) &
-        ats_reg::stu_mask;
-    return 4096ull << stu;
-}
-
 }  // namespace iovsim::nic

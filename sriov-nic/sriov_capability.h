@@ -41,6 +41,7 @@
 #include <optional>
 #include <vector>
 
+#include "models/pcie/capabilities.h"
 #include "models/pcie/config_space.h"
 #include "models/pcie/routing_id.h"
 
@@ -72,16 +73,8 @@ inline constexpr std::uint16_t vf_memory_space_enable = 1u << 3;
 inline constexpr std::uint16_t ari_capable_hierarchy = 1u << 4;
 }  // namespace sriov_reg
 
-// Offsets inside the ATS capability (§10.5.1).
-namespace ats_reg {
-inline constexpr std::uint16_t capability = 0x04;
-inline constexpr std::uint16_t control = 0x06;
-inline constexpr std::uint16_t size = 0x08;
-inline constexpr std::uint16_t page_aligned_request = 1u << 5;  // ATS Capability
-inline constexpr std::uint16_t global_invalidate = 1u << 6;     // ATS Capability
-inline constexpr std::uint16_t enable = 1u << 15;               // ATS Control
-inline constexpr std::uint16_t stu_mask = 0x1f;                 // ATS Control 4:0
-}  // namespace ats_reg
+// The ATS capability (§10.5.1) on PF and VFs: models/pcie/capabilities.h builds it.
+namespace ats_reg = pcie::ats_reg;
 
 struct vf_bar_params {
     int index = 0;           // 0..5; a 64-bit BAR also takes index + 1
@@ -175,19 +168,9 @@ private:
     std::uint32_t m_page_size = 1;  // last accepted System Page Size
 };
 
-struct ats_params {
-    std::uint8_t invalidate_queue_depth = 0;  // 0 means 32 (§10.5.1.2)
-    bool page_aligned_request = true;
-    bool global_invalidate = false;
-};
-
-// Adds the ATS capability. On a PF, ATS Control has Enable and the Smallest Translation Unit
-// (STU) read-write; on a VF (`is_vf`) only Enable is, and STU is RO 0 (the PF's governs all its
-// VFs, §10.5.1.3). Throws std::invalid_argument for a queue depth above 31.
-std::uint16_t add_ats(pcie::config_space& cs, const ats_params& p, bool is_vf);
-// ATS Control fields; throw std::logic_error without the capability.
-bool ats_enabled(const pcie::config_space& cs);
-// Smallest Translation Unit in bytes: 4096 << STU.
-std::uint64_t ats_smallest_translation_unit(const pcie::config_space& cs);
+using pcie::add_ats;
+using pcie::ats_enabled;
+using pcie::ats_params;
+using pcie::ats_smallest_translation_unit;
 
 }  // namespace iovsim::nic

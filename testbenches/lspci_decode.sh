@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `iovsim lspci` prints every PCI function's config space as `lspci -xxxx` does; pciutils' own
-# decoder (`lspci -vvv -F DUMP`) must then read back the platform that enumeration programmed:
+# decoder (`lspci -vvv -F DUMP`) must then read back the DMA bench platform
+# (pcie.device=dmabench) that enumeration programmed:
 # host bridge 00:00.0, root port 00:01.0 (bus 01 behind it, its memory window covering the
 # endpoint's BAR), DMA bench endpoint 01:00.0 (64-bit BAR0, MSI-X enabled, PCIe capability with
 # pcie.mps / pcie.mrrs in DevCtl and pcie.gen / pcie.lanes in LnkCap/LnkSta, AER).
@@ -12,11 +13,12 @@ tb_setup "$@"
 command -v lspci >/dev/null ||
     fail "lspci (pciutils) is not installed; scripts/setup should have installed it"
 
-# dump NAME [--set ...]: NAME.dump from iovsim, NAME.txt decoded by lspci, NAME.lspci-err.
+# dump NAME [--set ...]: NAME.dump from iovsim, NAME.txt decoded by lspci, NAME.lspci-err. The
+# platform is the DMA bench's (pcie.device=dmabench); nic_lspci.sh decodes the NIC platform.
 dump() {
     local name=$1
     shift
-    run_ok "$name.iovsim" "$IOVSIM" lspci "$@"
+    run_ok "$name.iovsim" "$IOVSIM" lspci --set pcie.device=dmabench "$@"
     mv "$name.iovsim.out" "$name.dump"
     lspci -vvv -F "$name.dump" >"$name.txt" 2>"$name.lspci-err" ||
         fail "lspci -vvv -F $name.dump failed" "exit 0" "$(cat "$name.lspci-err")"

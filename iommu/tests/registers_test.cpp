@@ -296,7 +296,7 @@ TEST(VtdRegisters, MalformedDescriptorSetsIqeAndStopsTheHead) {
     h.wr(reg::FECTL_REG, 0);  // unmasked: IQE raises a fault event
     h.enable_queue(ring);
     h.put(ring, qi::context_inv(qi::gran_global));
-    h.put(ring + 16, {0x3, 0});  // device-TLB invalidate: ECAP.DT = 0, so malformed
+    h.put(ring + 16, {0x3 | 1ull << 8, 0});  // device-TLB invalidate with reserved bit 8 set
     h.put(ring + 32, qi::wait(status, 1));
     h.wr(reg::IQT_REG, 3 << 4, 0);
     EXPECT_EQ(h.rd(reg::FSTS_REG, 1000 * ns), reg::fsts_iqe);

@@ -37,6 +37,10 @@ struct cpu_config {
     tick_t halt_poll = 200 * ticks_per_us;  // KVM_HALT_POLL_NS_DEFAULT on x86: 200,000 ns
     delivery_mode interrupts = delivery_mode::exit;
     wait_mode wait = wait_mode::halt;
+    // The host's APIC mode, which sets the NDST format KVM writes into posted-interrupt
+    // descriptors (posted_interrupt.h): x2APIC, as Linux runs a host with interrupt remapping,
+    // matching the IOMMU's extended interrupt mode (IRTA.EIME = 1).
+    bool x2apic = true;
     // Host thread placement: the i-th vCPU (all VMs' vCPUs in order) runs on
     // vcpu_cores[i % size]; likewise the i-th VM's VMM I/O thread and vhost worker.
     std::vector<unsigned> vcpu_cores{0};

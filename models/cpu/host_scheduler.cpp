@@ -61,7 +61,8 @@ void host_scheduler::admit(core_state& c) const {
     c.arrivals.erase(c.arrivals.begin(), c.arrivals.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
-tick_t host_scheduler::simulate(core_state& c, tick_t limit, job_id stop, observer* obs) const {
+tick_t host_scheduler::simulate(core_state& c, tick_t limit, job_id stop, observer* obs,
+                                job_id start_of) const {
     const tick_t q = m_params.timeslice;
     limit = std::max(limit, c.now);
     // The first slice boundary at or after `t`, slices repeating from slice_end.
@@ -88,6 +89,7 @@ tick_t host_scheduler::simulate(core_state& c, tick_t limit, job_id stop, observ
             continue;
         }
         job& j = c.threads[c.running].jobs.front();
+        if (start_of != 0 && j.id == start_of) return c.now;
         tick_t t = std::min(c.now + j.remaining, limit);
         if (!c.arrivals.empty()) t = std::min(t, c.arrivals.front().at);
         const bool others_waiting = !c.runq.empty();
@@ -169,6 +171,16 @@ tick_t host_scheduler::completion(job_id id) const {
         throw std::invalid_argument("host_scheduler: unknown job " + std::to_string(id));
     core_state copy = m_cores[m_threads[p->second].core];
     return simulate(copy, forever, id, nullptr);
+}
+
+tick_t host_scheduler::start(job_id id) const {
+    if (m_done.count(id))
+        throw std::invalid_argument("host_scheduler: job " + std::to_string(id) + " is complete");
+    const auto p = m_pending.find(id);
+    if (p == m_pending.end())
+        throw std::invalid_argument("host_scheduler: unknown job " + std::to_string(id));
+    core_state copy = m_cores[m_threads[p->second].core];
+    return simulate(copy, forever, 0, nullptr, id);
 }
 
 bool host_scheduler::blocked(thread_id thread, tick_t at) {

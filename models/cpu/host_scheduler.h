@@ -68,6 +68,11 @@ public:
     // Completion of `job` given everything submitted so far. std::invalid_argument for an
     // unknown (or released) job.
     tick_t completion(job_id job) const;
+    // When `job` first gets the core given everything submitted so far (its runnable time if the
+    // core is free then); for a job already on the core, no later than now. Like completion(),
+    // later submissions may only move it later. std::invalid_argument for an unknown job or one
+    // already completed.
+    tick_t start(job_id job) const;
     // Forgets a job whose completion is final, to bound memory (optional).
     void release(job_id job) { m_done.erase(job); }
     tick_t run(thread_id thread, tick_t at, tick_t work) {
@@ -141,8 +146,10 @@ private:
 
     const thread_info& info(thread_id t) const;
     job_id enqueue(thread_id thread, tick_t at, tick_t work, bool wakes);
-    // Runs `c` until `limit` or until `stop` completes (returns its completion, else forever).
-    tick_t simulate(core_state& c, tick_t limit, job_id stop, observer* obs) const;
+    // Runs `c` until `limit` or until `stop` completes (returns its completion, else forever), or
+    // until `start_of` is on the core (returns that time).
+    tick_t simulate(core_state& c, tick_t limit, job_id stop, observer* obs,
+                    job_id start_of = 0) const;
     void admit(core_state& c) const;
 
     host_scheduler_params m_params;

@@ -37,6 +37,24 @@ kvm::kvm(sc_core::sc_module_name name, const cpu_config& config, host_scheduler&
     irq_socket.register_b_transport(this, &kvm::b_transport);
 }
 
+void kvm::set_tracer(const core::tracer& t) {
+    m_tracer = t;
+    m_notification_signals.clear();
+    for (unsigned c = 0; c < m_sched.cores(); ++c)
+        m_notification_signals.push_back(
+            m_tracer.declare_signal("core" + std::to_string(c) + ".pi_notification", 8));
+    for (const traces::signal_id s : m_notification_signals) m_tracer.change(now_ticks(), s, 0);
+    m_notification_end.assign(m_sched.cores(), 0);
+}
+
+void kvm::trace_notification(unsigned core, std::uint8_t vector, tick_t at) {
+    if (!m_tracer.enabled() || core >= m_notification_signals.size()) return;
+    if (m_notification_end[core] > at) return;  // the previous pulse is still up: merged
+    m_tracer.change(at, m_notification_signals[core], vector);
+    m_tracer.change(at + notification_pulse, m_notification_signals[core], 0);
+    m_notification_end[core] = at + notification_pulse;
+}
+
 unsigned kvm::add_vm(const ept& map, delivery_mode interrupts, wait_mode wait) {
     m_vms.push_back(vm_state{&map, interrupts, wait, {}, {}, {}, {}});
     return static_cast<unsigned>(m_vms.size() - 1);
@@ -142,6 +160,7 @@ void kvm::b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& delay) {
     const std::uint8_t vector = t.get_data_ptr()[0];
     const tick_t at = now_ticks(delay);
     if (vector == posted_intr_vector || vector == posted_intr_wakeup_vector) {
+        trace_notification(dest, vector, at);
         bool any = false;
         for (vcpu* v : m_all_vcpus) {
             if (interrupts(v->vm()) != delivery_mode::posted || v->host_core() != dest) continue;

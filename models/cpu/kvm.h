@@ -19,6 +19,11 @@
 //   whose descriptors name that CPU; any other vector is looked up in the MSI routing table the
 //   VMM programs when it emulates a passthrough device's MSI-X table (VFIO + irqfd: host vector
 //   -> VM, vCPU, guest vector) and injected as irqfd() does. Anything else is counted.
+// - Trace signals (set_tracer): per host core, core<N>.pi_notification (8 bits): the
+//   notification vector (0xf2, or the wake-up vector 0xf1) that reached the core, as a pulse of
+//   notification_pulse from its arrival, 0 otherwise; a notification is an event with no
+//   duration, so the pulse width is a display convention (GTKWave draws it at any zoom), the
+//   rising edge is the true time. Notifications to one core closer than the pulse merge.
 // - Statistics (register_stats): vm_exits.total.{count,time_ns},
 //   vm_exits.by_reason.<reason>.{count,time_ns}, cpu.vcpu<N>.time_ns.<state>,
 //   interrupts.delivered.<mode>, interrupts.latency_ns (arrival at KVM to delivery to the
@@ -44,6 +49,7 @@
 
 #include "models/core/accountant.h"
 #include "models/core/stats.h"
+#include "models/core/tracer.h"
 #include "models/cpu/cpu_params.h"
 #include "models/cpu/ept.h"
 #include "models/cpu/exit_costs.h"
@@ -102,6 +108,10 @@ public:
     // Never waits. std::invalid_argument for an unknown VM or vCPU.
     void irqfd(unsigned vm, unsigned vcpu, std::uint8_t vector, tick_t at);
 
+    // Trace signals core<N>.pi_notification for every host core, scoped by `t`.
+    void set_tracer(const core::tracer& t);
+    static constexpr tick_t notification_pulse = 1 * ticks_per_ns;
+
     // Packet accounting for exits (optional; must outlive the simulation).
     void set_accountant(core::accountant* a) { m_accountant = a; }
     core::accountant* accountant() const { return m_accountant; }
@@ -148,6 +158,9 @@ public:
     unsigned attach(vcpu& v, unsigned vm, unsigned& index);
     void count_exit(exit_reason r, tick_t ticks);
     void count_delivery(delivery_mode m, tick_t latency);
+    // A posted-interrupt notification (or wake-up) vector reached host core `core` at `at`: the
+    // interrupt entry, or KVM's own post (irqfd in posted mode). Trace only.
+    void trace_notification(unsigned core, std::uint8_t vector, tick_t at);
 
 private:
     struct pio_range {
@@ -193,6 +206,9 @@ private:
     core::histogram m_latency_ns;
     core::counter m_unrouted;
     core::counter m_malformed;
+    core::tracer m_tracer;
+    std::vector<traces::signal_id> m_notification_signals;  // by host core
+    std::vector<tick_t> m_notification_end;                 // end of each core's pulse
 };
 
 }  // namespace iovsim::cpu

@@ -105,6 +105,13 @@ bool posted_interrupt_descriptor::pir(std::uint8_t vector) const { return get(lo
 
 bool posted_interrupt_descriptor::pir_empty() const { return pir_empty(load()); }
 
+std::optional<std::uint8_t> posted_interrupt_descriptor::highest_pir() const {
+    const image img = load();
+    for (unsigned v = 256; v-- > 0;)
+        if (get(img, v)) return static_cast<std::uint8_t>(v);
+    return std::nullopt;
+}
+
 std::uint8_t posted_interrupt_descriptor::nv() const { return load().bytes[nv_offset]; }
 
 std::uint32_t posted_interrupt_descriptor::ndst() const {

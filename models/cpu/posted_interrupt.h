@@ -109,6 +109,7 @@ public:
     // --- decoded fields ---
     bool pir(std::uint8_t vector) const;
     bool pir_empty() const;
+    std::optional<std::uint8_t> highest_pir() const;  // none if PIR is empty
     bool on() const { return bit(on_bit); }
     bool sn() const { return bit(sn_bit); }
     std::uint8_t nv() const;

@@ -44,9 +44,8 @@ vcpu::vcpu(sc_core::sc_module_name name, kvm& k, const vcpu_params& p)
     m_thread = k.scheduler().add_thread(basename(), m_core);
     if (m_mode == delivery_mode::posted) {
         m_pid = std::make_unique<posted_interrupt_descriptor>(k.pi_memory(), p.pi_descriptor);
-        const std::uint32_t ndst = ndst_for(m_core, false);
-        m_pid->init(posted_intr_vector, ndst);
-        m_pid->vcpu_load(ndst, posted_intr_vector);
+        m_pid->init(posted_intr_vector, ndst_for(m_core, k.config().x2apic));
+        load_descriptor();
     }
     SC_HAS_PROCESS(vcpu);
     SC_THREAD(thread);
@@ -55,6 +54,32 @@ vcpu::vcpu(sc_core::sc_module_name name, kvm& k, const vcpu_params& p)
 void vcpu::set_tracer(const core::tracer& t) {
     m_tracer = t;
     m_state_signal = m_tracer.declare_signal("state", 3);
+    m_irq_signal = m_tracer.declare_signal("irq", 1);
+    m_irr_signal = m_tracer.declare_signal("irr", 8);
+    m_isr_signal = m_tracer.declare_signal("isr", 8);
+    // Known values from the start, not GTKWave's x.
+    const tick_t now = now_ticks();
+    m_tracer.change(now, m_irq_signal, 0);
+    m_tracer.change(now, m_irr_signal, 0);
+    m_tracer.change(now, m_isr_signal, 0);
+}
+
+void vcpu::load_descriptor() {
+    m_pid->vcpu_load(ndst_for(m_core, m_kvm.config().x2apic), posted_intr_vector);
+}
+
+void vcpu::trace_irq(tick_t t) {
+    if (!m_tracer.enabled()) return;
+    std::uint8_t irr = m_apic.highest_irr().value_or(0);
+    if (m_pid) irr = std::max(irr, m_pid->highest_pir().value_or(0));
+    const std::uint8_t isr = m_apic.highest_isr().value_or(0);
+    const bool was = m_traced_irr != 0 || m_traced_isr != 0;
+    const bool is = irr != 0 || isr != 0;
+    if (irr != m_traced_irr) m_tracer.change(t, m_irr_signal, irr);
+    if (isr != m_traced_isr) m_tracer.change(t, m_isr_signal, isr);
+    if (is != was) m_tracer.change(t, m_irq_signal, is ? 1 : 0);
+    m_traced_irr = irr;
+    m_traced_isr = isr;
 }
 
 tick_t vcpu::time() const { return now_ticks(m_qk.get_local_time()); }
@@ -109,9 +134,12 @@ void vcpu::handle(const arrival& a, tick_t at) {
     if (a.what == arrival::kind::inject) {
         if (m_mode == delivery_mode::posted) {
             // KVM posts it in software and sends the notification NV names, if any.
-            notified = m_pid->post(a.vector).has_value();
+            const auto note = m_pid->post(a.vector);
+            notified = note.has_value();
+            if (note) m_kvm.trace_notification(m_core, note->vector, at);
         } else {
             m_apic.accept(a.vector);
+            trace_irq(at);
             if (m_halted) {
                 if (!m_woken) m_woken_at = at;
                 m_woken = true;
@@ -127,6 +155,8 @@ void vcpu::handle(const arrival& a, tick_t at) {
             return;  // out of guest mode: injected at the next entry
         }
     }
+    // A request processed at once is traced on its delivery; any other is now pending in PIR.
+    if (!(notified && !m_halted && m_state == vcpu_state::guest)) trace_irq(at);
     if (!notified) return;  // ON already set: the first notification's sync takes it
     m_last_notify = at;
     if (m_halted) {
@@ -149,6 +179,7 @@ void vcpu::deliver(tick_t t) {
         }
         m_kvm.count_delivery(m_mode, t > arrived ? t - arrived : 0);
     }
+    trace_irq(t);
 }
 
 void vcpu::enter_guest(tick_t t) {
@@ -190,7 +221,23 @@ tick_t vcpu::run_on_core(tick_t work, vcpu_state st, bool wakes, vcpu_state wait
         const tick_t at = now_ticks();
         set_state(st, at);
         host_scheduler& s = m_kvm.scheduler();
+        const std::uint64_t wakeups = s.stats(m_thread).wakeups;
         const job_id j = wakes && first ? s.wake(m_thread, at, work) : s.submit(m_thread, at, work);
+        const tick_t runnable =
+            at + (s.stats(m_thread).wakeups > wakeups ? s.wakeup_latency() : tick_t{0});
+        if (s.start(j) > runnable) {
+            // Another thread holds the core: preempted (vcpu_put: SN set) until sched-in.
+            wait_until(runnable);
+            if (m_pid) m_pid->vcpu_put_preempted();
+            set_state(vcpu_state::preempted, runnable);
+            for (tick_t in = s.start(j); in > now_ticks(); in = s.start(j)) wait_until(in);
+            if (m_pid) load_descriptor();
+            if (st == vcpu_state::guest) {
+                enter_guest(now_ticks());  // PIR -> vIRR, and what came meanwhile is delivered
+            } else {
+                set_state(st, now_ticks());
+            }
+        }
         for (;;) {
             const tick_t c = s.completion(j);
             if (c <= now_ticks()) break;
@@ -274,10 +321,11 @@ void vcpu::eoi() {
     if (m_mode == delivery_mode::exit) {
         // Without APICv the EOI write to the APIC page exits; KVM clears the ISR bit.
         m_apic.eoi();
+        trace_irq(now_ticks());
         exit_op(exit_reason::apic_access, m_kvm.costs().path(exit_reason::apic_access));
     } else {
-        m_apic.eoi();  // virtual EOI: no exit; the next pending vector is delivered at once
-        deliver(now_ticks());
+        m_apic.eoi();          // virtual EOI: no exit; the next pending vector is delivered at once
+        deliver(now_ticks());  // traces the ISR change too
     }
     m_qk.reset();
 }
@@ -497,7 +545,7 @@ void vcpu::halt() {
             }
         }
         m_halted = false;
-        if (m_pid) m_pid->vcpu_load(ndst_for(m_core, false), posted_intr_vector);
+        if (m_pid) load_descriptor();
         m_state_ticks[static_cast<std::size_t>(vcpu_state::halted)] += now_ticks() - halted_at;
     }
     // VM entry; after a sleep the scheduler adds the wake-up (counted as halted time).

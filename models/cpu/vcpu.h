@@ -18,7 +18,12 @@
 //   the program has set a packet, and counted in kvm's statistics by reason.
 // - The host core: compute, memory, MMIO stalls and exits are CPU work of the vCPU thread on its
 //   pinned core (host_scheduler): a thread sharing the core delays it and is delayed by it.
-//   Waiting for the core is the `preempted` state.
+//   Waiting for the core is the `preempted` state. When a piece of the vCPU's work finds its core
+//   held by another thread, the vCPU is preempted until the work starts (host_scheduler::start):
+//   KVM's vcpu_put sets SN in posted mode, so posts do not notify; at the sched-in vcpu_load
+//   clears SN (and sets ON if PIR holds requests) and, for guest work, the VM entry moves PIR
+//   into the virtual IRR and delivers what the LAPIC allows. Interrupts in exit and apicv mode
+//   that arrive meanwhile are injected at that entry, with no exit.
 // - Interrupts (kvm.h delivers them here): while in guest mode, exit/apicv take an
 //   EXTERNAL_INTERRUPT exit at once and the guest gets the vector at its end; posted: the
 //   descriptor's PIR is synced into the virtual APIC at once, no exit. While out of guest mode
@@ -28,11 +33,20 @@
 //   descriptor's NV switched to the wake-up vector); an interrupt wakes it after
 //   host.wakeup_latency (the scheduler's wake-up). vm.wait = poll: the guest spins, no exit.
 //
+// - Trace signals (set_tracer), for GTKWave: `state` (a vcpu_state, 3 bits); `irq` (1 bit): an
+//   interrupt is asserted, from its arrival at the vCPU until the guest's EOI (pending in the
+//   virtual APIC's IRR or, posted mode, in the descriptor's PIR, or in service in the ISR);
+//   `irr` (8 bits): the highest vector requested and not yet delivered to the guest, 0 if none
+//   (vectors 0-15 are illegal, so 0 is free); `isr` (8 bits): the highest vector the guest is
+//   servicing (delivered, no EOI yet), 0 if none. A vector posted into PIR without a notification
+//   (SN set) shows only when the vCPU sees it, at its next vcpu_load.
+//
 // Leaves out: interrupts preempting the program (they are taken where it waits), the interrupt
 // window (an interrupt is always injectable at entry), halt polling's and spinning's CPU time on
-// the host core (the scheduler sees a halted or spinning vCPU as blocked), preempted vCPUs'
-// SN bit, guest caches and TLBs. An interrupt arriving while the vCPU's guest work waits for
-// its core is treated as arriving while it runs.
+// the host core (the scheduler sees a halted or spinning vCPU as blocked), preemption in the
+// middle of a piece of work at a time-slice end (the time is counted as preempted, but SN is not
+// set for it and an interrupt arriving then is treated as arriving while the vCPU runs), guest
+// caches and TLBs.
 // Timing: LT with a tlm_quantumkeeper (sim.quantum); local time spent in guest mode is handed to
 // the host scheduler at every sync, and everything else synchronizes first.
 #pragma once
@@ -78,7 +92,7 @@ public:
     // The program to run from time zero. The vCPU stops when it returns; an exception it throws
     // stops it too and is kept in failure().
     void run(guest_program p) { m_program = std::move(p); }
-    // Trace signal `state` (a vcpu_state, 3 bits), scoped by `t`.
+    // Trace signals `state`, `irq`, `irr`, `isr` (see above), scoped by `t`.
     void set_tracer(const core::tracer& t);
 
     // --- from KVM (never wait) ---
@@ -159,6 +173,10 @@ private:
     void enter_guest(tick_t t);
     void deliver(tick_t t);
     void set_state(vcpu_state s, tick_t t);
+    // The interrupt signals after a change of IRR, PIR or ISR at `t` (trace only).
+    void trace_irq(tick_t t);
+    // vcpu_load on the vCPU's core (posted mode: the descriptor's NDST, NV, SN, ON).
+    void load_descriptor();
     bool taken(std::uint8_t vector);
     void arm();
     void spin();  // vm.wait = poll
@@ -200,6 +218,11 @@ private:
     std::string m_failure;
     core::tracer m_tracer;
     traces::signal_id m_state_signal = traces::no_signal;
+    traces::signal_id m_irq_signal = traces::no_signal;
+    traces::signal_id m_irr_signal = traces::no_signal;
+    traces::signal_id m_isr_signal = traces::no_signal;
+    std::uint8_t m_traced_irr = 0;
+    std::uint8_t m_traced_isr = 0;
 };
 
 }  // namespace iovsim::cpu

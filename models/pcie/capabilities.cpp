@@ -214,6 +214,36 @@ std::uint16_t add_acs(config_space& cs, std::uint16_t capabilities) {
     return at;
 }
 
+std::uint16_t add_ats(config_space& cs, const ats_params& p, bool is_vf) {
+    if (p.invalidate_queue_depth > 31) {
+        throw std::invalid_argument(
+            fmt::format("add_ats: Invalidate Queue Depth {} is not 0..31 (0 means 32)",
+                        unsigned{p.invalidate_queue_depth}));
+    }
+    const std::uint16_t at = cs.add_ext_capability(ext_cap_id::ats, 1, ats_reg::size);
+    const std::uint32_t cap = p.invalidate_queue_depth |
+                              (p.page_aligned_request ? ats_reg::page_aligned_request : 0u) |
+                              (p.global_invalidate ? ats_reg::global_invalidate : 0u);
+    cs.define_register(at + ats_reg::capability, 2, cap, 0);
+    cs.define_register(at + ats_reg::control, 2, 0,
+                       ats_reg::enable | (is_vf ? 0u : std::uint32_t{ats_reg::stu_mask}));
+    return at;
+}
+
+bool ats_enabled(const config_space& cs) {
+    const auto at = cs.find_ext_capability(ext_cap_id::ats);
+    if (!at) throw std::logic_error("ats_enabled: the function has no ATS capability");
+    return cs.peek(*at + ats_reg::control, 2) & ats_reg::enable;
+}
+
+std::uint64_t ats_smallest_translation_unit(const config_space& cs) {
+    const auto at = cs.find_ext_capability(ext_cap_id::ats);
+    if (!at) {
+        throw std::logic_error("ats_smallest_translation_unit: the function has no ATS capability");
+    }
+    return 4096ull << (cs.peek(*at + ats_reg::control, 2) & ats_reg::stu_mask);
+}
+
 // --- MSI-X ---
 
 unsigned msix_table_size(const config_space& cs) {
@@ -366,6 +396,7 @@ config_space make_endpoint(const endpoint_params& p) {
     if (p.aer) add_aer(cs, false);
     if (p.ari) add_ari(cs, p.ari_next_function);
     if (p.acs) add_acs(cs, p.acs_capabilities);
+    if (p.ats) add_ats(cs, ats_params{});
     return cs;
 }
 

@@ -105,6 +105,18 @@ inline constexpr std::uint16_t control = 0x06;
 inline constexpr std::uint16_t size = 0x08;
 }  // namespace ari_reg
 
+// ATS extended capability (§10.5.1).
+namespace ats_reg {
+inline constexpr std::uint16_t capability = 0x04;
+inline constexpr std::uint16_t control = 0x06;
+inline constexpr std::uint16_t size = 0x08;
+inline constexpr std::uint16_t invalidate_queue_depth = 0x1f;   // ATS Capability 4:0
+inline constexpr std::uint16_t page_aligned_request = 1u << 5;  // ATS Capability
+inline constexpr std::uint16_t global_invalidate = 1u << 6;     // ATS Capability
+inline constexpr std::uint16_t enable = 1u << 15;               // ATS Control
+inline constexpr std::uint16_t stu_mask = 0x1f;                 // ATS Control 4:0
+}  // namespace ats_reg
+
 namespace acs_reg {
 inline constexpr std::uint16_t capability = 0x04;
 inline constexpr std::uint16_t control = 0x06;
@@ -164,6 +176,20 @@ std::uint16_t add_aer(config_space& cs, bool root_port);
 std::uint16_t add_ari(config_space& cs, std::uint8_t next_function);
 // ACS version 1 with the given capability bits (acs_reg::*); Control is writable for those.
 std::uint16_t add_acs(config_space& cs, std::uint16_t capabilities);
+
+struct ats_params {
+    std::uint8_t invalidate_queue_depth = 0;  // 0 means 32 (§10.5.1.2)
+    bool page_aligned_request = true;
+    bool global_invalidate = false;
+};
+// ATS version 1. ATS Control has Enable and the Smallest Translation Unit (STU) read-write; on
+// a VF (`is_vf`) only Enable is, and STU is RO 0 (the PF's governs its VFs, §10.5.1.3). Throws
+// std::invalid_argument for a queue depth above 31.
+std::uint16_t add_ats(config_space& cs, const ats_params& p, bool is_vf = false);
+// ATS Control fields; throw std::logic_error without the capability.
+bool ats_enabled(const config_space& cs);
+// Smallest Translation Unit in bytes: 4096 << STU.
+std::uint64_t ats_smallest_translation_unit(const config_space& cs);
 
 // --- MSI-X ---
 
@@ -231,9 +257,10 @@ struct endpoint_params {
     std::uint8_t ari_next_function = 0;
     bool acs = false;
     std::uint16_t acs_capabilities = 0;
+    bool ats = false;  // the ATS extended capability (ats_params defaults)
 };
-// PM, MSI-X (if vectors > 0) and PCI Express (endpoint) in the standard list; AER, ARI, ACS as
-// asked in the extended list. Throws std::invalid_argument for inconsistent parameters.
+// PM, MSI-X (if vectors > 0) and PCI Express (endpoint) in the standard list; AER, ARI, ACS, ATS
+// as asked in the extended list. Throws std::invalid_argument for inconsistent parameters.
 config_space make_endpoint(const endpoint_params& p);
 
 struct root_port_params {

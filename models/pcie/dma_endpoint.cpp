@@ -39,13 +39,19 @@ config_space make_config(const dma_endpoint_params& p) {
     e.max_payload_supported = p.max_payload_supported;
     e.interrupt_pin = 0;  // MSI-X only
     e.ari = false;
+    e.ats = p.ats;
     return make_endpoint(e);
 }
 
 }  // namespace
 
 dma_endpoint::dma_endpoint(sc_core::sc_module_name name, const dma_endpoint_params& p)
-    : sc_module(name), link_in("link_in"), link_out("link_out"), m_p(p), m_cfg(make_config(p)) {
+    : sc_module(name),
+      link_in("link_in"),
+      link_out("link_out"),
+      m_p(p),
+      m_cfg(make_config(p)),
+      m_atc(p.atc) {
     m_pcie_cap = m_cfg.find_capability(cap_id::pci_express).value_or(0);
     m_msix_cap = m_cfg.find_capability(cap_id::msix).value_or(0);
     m_regs[dma_reg::id / 4] = id_value;
@@ -166,7 +172,8 @@ void dma_endpoint::reg_write(std::uint32_t off, std::uint32_t value) {
     }
 }
 
-tick_t dma_endpoint::issue(bool write, std::uint64_t addr, std::uint32_t len, tick_t at, bool& ok) {
+tick_t dma_endpoint::issue(bool write, std::uint64_t addr, std::uint32_t len, tick_t at, bool& ok,
+                           address_type type) {
     if (m_scratch.size() < len) m_scratch.resize(len);
     if (write) {
         for (std::uint32_t i = 0; i < len; ++i)
@@ -175,6 +182,8 @@ tick_t dma_endpoint::issue(bool write, std::uint64_t addr, std::uint32_t len, ti
     tlm::tlm_generic_payload t;
     tlp_extension ext;
     ext.requester = m_id;
+    ext.at = type;
+    if (type == address_type::translated) ++m_ats.translated_requests;
     t.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
     t.set_address(addr);
     t.set_data_ptr(m_scratch.data());
@@ -203,18 +212,109 @@ tick_t dma_endpoint::transfer(bool write, std::uint64_t addr, std::uint32_t len,
     tick_t done = at;
     const auto chunks =
         write ? split_write(addr, len, programmed_mps()) : split_read(addr, len, programmed_mrrs());
+    const bool ats = ats_active();
     for (const chunk& c : chunks) {
+        std::uint64_t target = c.addr;
+        if (ats && !translate(c.addr, write, at, target)) {
+            ok = false;  // no translation: the device must not issue the request
+            at += m_p.issue_interval;
+            continue;
+        }
+        const address_type type = ats ? address_type::translated : address_type::untranslated;
         if (write) {
-            done = std::max(done, issue(true, c.addr, c.len, at, ok));
+            done = std::max(done, issue(true, target, c.len, at, ok, type));
         } else {
             at = std::max(at, m_tags->acquire(at));
-            const tick_t back = issue(false, c.addr, c.len, at, ok);
+            const tick_t back = issue(false, target, c.len, at, ok, type);
             m_tags->release(back);
             done = std::max(done, back + m_p.rx_latency);
         }
         at += m_p.issue_interval;
     }
     return done;
+}
+
+bool dma_endpoint::ats_active() const { return m_p.ats && ats_enabled(m_cfg); }
+
+bool dma_endpoint::translate(std::uint64_t addr, bool write, tick_t& at, std::uint64_t& out) {
+    at += m_p.atc_lookup_latency;
+    if (const auto hit = m_atc.lookup(addr, write)) {
+        out = *hit;
+        return true;
+    }
+    // Translation Request: a read of one completion entry for the page, AT = 01b (§10.2.2).
+    ++m_ats.translation_requests;
+    const std::uint64_t page = addr & ~(ats::page - 1);
+    tlm::tlm_generic_payload t;
+    tlp_extension ext;
+    ext.requester = m_id;
+    ext.at = address_type::translation_request;
+    unsigned char entry[ats::completion_bytes] = {};
+    t.set_command(tlm::TLM_READ_COMMAND);
+    t.set_address(page);
+    t.set_data_ptr(entry);
+    t.set_data_length(ats::completion_bytes);
+    t.set_streaming_width(ats::completion_bytes);
+    t.set_byte_enable_ptr(nullptr);
+    t.set_dmi_allowed(false);
+    t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    t.set_extension(&ext);
+    at = std::max(at, m_tags->acquire(at));
+    sc_core::sc_time delay = to_sc_time(at) - sc_core::sc_time_stamp();
+    ++m_requests_sent;
+    link_out->b_transport(t, delay);
+    t.clear_extension(&ext);
+    const tick_t back = now_ticks(delay);
+    m_tags->release(back);
+    // The data TLP waits for the engine to see the completion, then for its issue clock.
+    at = std::max(at + m_p.issue_interval, back + m_p.rx_latency);
+    if (!t.is_response_ok()) {
+        ++m_ats.translation_failures;
+        ++m_result.error_completions;
+        return false;
+    }
+    m_atc.fill(ats::decode_completion(entry, page));
+    if (const auto hit = m_atc.peek(addr); hit && (write ? hit->write : hit->read)) {
+        out = hit->translated + (addr - hit->untranslated);
+        return true;
+    }
+    ++m_ats.translation_failures;  // R or W not granted: the page is not mapped for this access
+    return false;
+}
+
+tick_t dma_endpoint::ats_invalidate(const ats::payload& request, tick_t at) {
+    ++m_ats.invalidate_requests;
+    const ats::range r = ats::decode_invalidate(request.data());
+    m_atc.invalidate(r.base, r.size);
+    return at + m_p.atc_invalidate_latency;
+}
+
+void dma_endpoint::register_stats(core::stats_registry& reg, const std::string& prefix) const {
+    if (!m_p.ats) return;
+    const auto add = [&](const char* name, const char* unit, const char* desc, auto fn) {
+        reg.add_formula(prefix + "." + name, unit, desc, fn);
+    };
+    const ats_cache& c = m_atc;
+    const dma_endpoint_ats_stats& a = m_ats;
+    add("atc.lookups", "lookups", "ATC lookups (one per request TLP with ATS enabled)",
+        [&c] { return static_cast<double>(c.stats().lookups); });
+    add("atc.hits", "lookups", "ATC hits", [&c] { return static_cast<double>(c.stats().hits); });
+    add("atc.misses", "lookups", "ATC misses (each sends a Translation Request)",
+        [&c] { return static_cast<double>(c.stats().misses); });
+    add("atc.hit_rate", "", "ATC hits / lookups", [&c] { return c.stats().hit_rate(); });
+    add("atc.evictions", "entries", "ATC entries replaced (LRU)",
+        [&c] { return static_cast<double>(c.stats().evictions); });
+    add("atc.invalidated", "entries", "ATC entries dropped by Invalidate Requests",
+        [&c] { return static_cast<double>(c.stats().entries_invalidated); });
+    add("ats.translation_requests", "requests", "Translation Requests sent",
+        [&a] { return static_cast<double>(a.translation_requests); });
+    add("ats.translation_failures", "requests",
+        "Translation Requests answered with an error or without the permission needed",
+        [&a] { return static_cast<double>(a.translation_failures); });
+    add("ats.translated_requests", "requests", "request TLPs sent with AT = translated",
+        [&a] { return static_cast<double>(a.translated_requests); });
+    add("ats.invalidate_requests", "messages", "Invalidate Requests received and completed",
+        [&a] { return static_cast<double>(a.invalidate_requests); });
 }
 
 void dma_endpoint::raise_msix(tick_t at) {

@@ -22,11 +22,29 @@
 //   masked vector (per-vector or Function Mask), or Bus Master Enable clear, sets its PBA bit
 //   instead and fires once that is undone.
 //
-// Leaves out: descriptor rings (the NIC issue has them), relaxed ordering, TLP processing hints.
+// - ATS (params.ats): the function carries the ATS extended capability and an Address
+//   Translation Cache (ats_cache). Once software sets ATS Control.Enable, every request TLP is
+//   translated through the ATC first: a hit gives the translated address; a miss sends a
+//   Translation Request (a memory read of one 8-byte completion entry with AT = translation
+//   request, for the 4 KiB page of the address) and fills the ATC from the completion's entry
+//   (ats_format.h); then the request goes out with AT = translated. A completion without the
+//   needed permission (R or W clear) or an error completion makes the transfer fail
+//   (error_completions) and nothing is issued for that TLP. Invalidate Requests from the host
+//   (ats_invalidate) drop the range from the ATC and are answered with the Invalidation
+//   Completion's send time.
+//
+// Leaves out: descriptor rings (the NIC issue has them), relaxed ordering, TLP processing hints;
+// for ATS: the No Write hint and PASIDs in Translation Requests (always read + write, no PASID),
+// several translations per request, the Smallest Translation Unit (the ATC keeps the range the
+// completion returns), Page Request Services.
 //
 // Timing: the engine issues one TLP every `issue_interval` (its clock), adds `rx_latency` from
 // a completion's arrival to the engine seeing it, and keeps loosely-timed local time with a
-// quantum keeper; the link and root complex add the rest.
+// quantum keeper; the link and root complex add the rest. A Translation Request is a read like
+// any other (the root complex and IOMMU charge it); the data TLP leaves `rx_latency` after its
+// completion arrived, one engine clock after it would have without the miss. An ATC lookup
+// costs `atc_lookup_latency` (default 0: pipelined with the issue clock); an Invalidate Request
+// takes `atc_invalidate_latency` from arrival to the Invalidation Completion leaving.
 #pragma once
 
 #include <tlm_utils/simple_initiator_socket.h>
@@ -35,12 +53,17 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 #include <tlm>
 #include <vector>
 
+#include "models/core/stats.h"
 #include "models/core/units.h"
+#include "models/pcie/ats_cache.h"
+#include "models/pcie/ats_format.h"
 #include "models/pcie/config_space.h"
 #include "models/pcie/routing_id.h"
+#include "models/pcie/tlp.h"
 
 namespace iovsim::pcie {
 
@@ -80,6 +103,17 @@ struct dma_endpoint_params {
     std::uint32_t max_payload_supported = 4096;
     unsigned link_gen = 3;
     unsigned link_lanes = 8;
+    bool ats = false;  // ATS capability and an ATC (dmabench.ats)
+    ats_cache_params atc{};
+    tick_t atc_lookup_latency = 0;
+    tick_t atc_invalidate_latency = 20 * ticks_per_ns;  // drop entries, send the completion
+};
+
+struct dma_endpoint_ats_stats {
+    std::uint64_t translation_requests = 0;  // sent on ATC misses
+    std::uint64_t translation_failures = 0;  // error completions or R/W not granted
+    std::uint64_t translated_requests = 0;   // request TLPs sent with AT = translated
+    std::uint64_t invalidate_requests = 0;   // Invalidate Requests received
 };
 
 // What the last run measured (instrumentation, read by the bench after the interrupt).
@@ -91,7 +125,7 @@ struct dma_run_result {
     std::uint64_t error_completions = 0;
 };
 
-class dma_endpoint : public sc_core::sc_module {
+class dma_endpoint : public sc_core::sc_module, public ats::ats_invalidation_target {
 public:
     tlm_utils::simple_target_socket<dma_endpoint> link_in;      // config and BAR accesses
     tlm_utils::simple_initiator_socket<dma_endpoint> link_out;  // DMA and MSI-X upstream
@@ -109,13 +143,25 @@ public:
     std::uint64_t requests_sent() const { return m_requests_sent; }
     std::uint64_t waits() const { return m_waits; }
 
+    // ATS: the ATC and its counters; ats_active() once ATS Control.Enable is set.
+    bool ats_active() const;
+    const ats_cache& atc() const { return m_atc; }
+    const dma_endpoint_ats_stats& ats_stats() const { return m_ats; }
+    tick_t ats_invalidate(const ats::payload& request, tick_t at) override;
+    // Statistics under `prefix` (`prefix`.atc.hits, ...); nothing without params.ats.
+    void register_stats(core::stats_registry& reg, const std::string& prefix) const;
+
 private:
     void b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& delay);
     std::uint32_t reg_read(std::uint32_t off);
     void reg_write(std::uint32_t off, std::uint32_t value);
     void engine();
     // Issues one request TLP at local time `at`; returns when its data (or write) is done.
-    tick_t issue(bool write, std::uint64_t addr, std::uint32_t len, tick_t at, bool& ok);
+    tick_t issue(bool write, std::uint64_t addr, std::uint32_t len, tick_t at, bool& ok,
+                 address_type type = address_type::untranslated);
+    // ATS: the translated address of addr for a TLP ready at `at` (advanced past a Translation
+    // Request on a miss); false if the host gave no translation with the permission needed.
+    bool translate(std::uint64_t addr, bool write, tick_t& at, std::uint64_t& out);
     tick_t transfer(bool write, std::uint64_t addr, std::uint32_t len, tick_t& at, bool& ok);
     void raise_msix(tick_t at);
     void sync();  // m_qk.sync(), counted
@@ -141,6 +187,8 @@ private:
     std::uint64_t m_start_refused = 0;
     std::uint64_t m_requests_sent = 0;
     std::uint64_t m_waits = 0;
+    ats_cache m_atc;
+    dma_endpoint_ats_stats m_ats;
 };
 
 }  // namespace iovsim::pcie

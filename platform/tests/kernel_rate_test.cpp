@@ -317,7 +317,9 @@ platform_config config_with(const std::vector<std::string>& sets) {
     declare_platform_params(reg);
     core::param_tree tree(reg);
     for (const std::string& s : sets) tree.set(s);
-    return make_platform_config(tree);
+    platform_config c = make_platform_config(tree);
+    c.device = platform_device::dma_bench;
+    return c;
 }
 
 TEST(KernelWork, HostCpuCountsEveryAccessAndEverySync) {
@@ -333,8 +335,8 @@ TEST(KernelWork, HostCpuCountsEveryAccessAndEverySync) {
     EXPECT_EQ(p.cpu.transactions(), 3u);
     EXPECT_EQ(p.cpu.waits(), 4u);
     // The endpoint's engine waits once for a start that never comes.
-    EXPECT_EQ(p.endpoint.waits(), 1u);
-    EXPECT_EQ(p.endpoint.requests_sent(), 0u);
+    EXPECT_EQ(p.endpoint->waits(), 1u);
+    EXPECT_EQ(p.endpoint->requests_sent(), 0u);
     const kernel_work w = kernel_work_of(p);
     EXPECT_EQ(w.calls, 3u);
     EXPECT_EQ(w.waits, 5u);
@@ -378,19 +380,21 @@ void tiny_bench(const std::string& op, std::uint64_t expect_requests) {
     tree.set("dmabench.windows=8KiB");
     tree.set("dmabench.count=3");
     tree.set("dmabench.outstanding=2");
-    host_platform p(make_platform_config(tree));
+    platform_config c = make_platform_config(tree);
+    c.device = platform_device::dma_bench;
+    host_platform p(c);
     dmabench_result result;
     install_dmabench(p, make_dmabench_config(tree), result);
     sc_core::sc_start();
     ASSERT_TRUE(p.cpu.finished()) << p.cpu.failure();
     const auto& rc = p.rc.stats();
-    EXPECT_EQ(p.endpoint.requests_sent(), expect_requests);
-    EXPECT_EQ(p.endpoint.requests_sent(), rc.dma_reads.value() + rc.dma_writes.value());
-    EXPECT_EQ(p.endpoint.msix_sent(), 2u);  // one per pass: latency and bandwidth
+    EXPECT_EQ(p.endpoint->requests_sent(), expect_requests);
+    EXPECT_EQ(p.endpoint->requests_sent(), rc.dma_reads.value() + rc.dma_writes.value());
+    EXPECT_EQ(p.endpoint->msix_sent(), 2u);  // one per pass: latency and bandwidth
     EXPECT_EQ(rc.interrupt_messages.value(), 2u);
     // Per pass: the wait for the start, a sync after each of the 3 transfers (quantum 0) and
     // one at the end; then the engine waits for a third start that never comes: 2·5 + 1.
-    EXPECT_EQ(p.endpoint.waits(), 11u);
+    EXPECT_EQ(p.endpoint->waits(), 11u);
     const kernel_work w = kernel_work_of(p);
     EXPECT_EQ(w.calls, p.cpu.transactions() + expect_requests + 2);
     EXPECT_EQ(w.waits, p.cpu.waits() + 11);

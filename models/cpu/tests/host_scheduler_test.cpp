@@ -173,5 +173,23 @@ TEST(HostScheduler, Errors) {
     EXPECT_THROW(s.completion(j), std::invalid_argument);
 }
 
+TEST(HostScheduler, StartIsWhenTheJobFirstGetsTheCore) {
+    host_scheduler s(params(1, 3 * ms));
+    const thread_id vhost = s.add_thread("vhost0", 0);
+    const thread_id vcpu = s.add_thread("vcpu0", 0);
+    const job_id hog = s.submit(vhost, 0, 50 * us);
+    EXPECT_EQ(s.start(hog), 0u);  // the core was idle
+    // Runnable at 10 us behind 50 us of vhost work (its slice is 3 ms): starts at 50 us.
+    const job_id guest = s.submit(vcpu, 10 * us, 5 * us);
+    EXPECT_EQ(s.start(guest), 50 * us);
+    EXPECT_EQ(s.completion(guest), 55 * us);
+    // A second job of the same thread queued behind the first starts when that one ends.
+    const job_id next = s.submit(vcpu, 20 * us, 1 * us);
+    EXPECT_EQ(s.start(next), 55 * us);
+    s.advance(100 * us);
+    EXPECT_THROW(s.start(guest), std::invalid_argument);  // complete
+    EXPECT_THROW(s.start(12345), std::invalid_argument);  // unknown
+}
+
 }  // namespace
 }  // namespace iovsim::cpu

@@ -52,8 +52,11 @@ TEST_F(PostedInterrupt, PostToARunningVcpuNotifiesOnce) {
     EXPECT_EQ(byte(8), 0x02);
     EXPECT_EQ(byte(32), 0x01);
     // ON already set: the second post only sets its PIR bit.
+    EXPECT_EQ(m_pid.highest_pir(), 0x41);
     EXPECT_FALSE(m_pid.post(0x80));
     EXPECT_TRUE(m_pid.pir(0x80));
+    EXPECT_EQ(m_pid.highest_pir(), 0x80);  // bit 128: byte 16, bit 0
+    EXPECT_EQ(byte(16), 0x01);
 
     lapic apic;
     EXPECT_EQ(m_pid.sync_to_irr(apic), 2u);
@@ -61,6 +64,7 @@ TEST_F(PostedInterrupt, PostToARunningVcpuNotifiesOnce) {
     EXPECT_TRUE(apic.irr(0x80));
     EXPECT_FALSE(m_pid.on());
     EXPECT_TRUE(m_pid.pir_empty());
+    EXPECT_FALSE(m_pid.highest_pir());
     EXPECT_EQ(m_pid.sync_to_irr(apic), 0u);  // ON clear: nothing to do
     // The next post notifies again.
     EXPECT_TRUE(m_pid.post(0x42));
