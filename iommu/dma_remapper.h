@@ -46,12 +46,14 @@
 //   below the deepest hit; each read is timed by table_memory (the memory model), so walks
 //   contend for DRAM with everything else.
 // - Calibration (DESIGN.md §7: a 64 B read missing the IOTLB costs ~250 ns more than a hit,
-//   pcie-bench +226 to +280 ns): with memory_timing's defaults a page-table read that misses
-//   the LLC costs dram_latency = 80 ns. In a domain in use the PML4E cache holds the one PML4E
-//   that covers 512 GiB, so a miss on a cold region reads PDPE, PDE and PTE from DRAM:
-//   psc_lookup_latency + 3 x 80 ns = 5 + 240 = 245 ns over the hit. A first walk in a domain
-//   (4 reads) costs 325 ns extra, a walk whose PDE is cached 85 ns, and walks over tables the
-//   CPU has just written (LLC hits, 20 ns each) far less.
+//   pcie-bench +226 to +280 ns). Each table read costs whatever table_memory says. On the
+//   platform (iommu/iommu.h) that is memory's own time plus the round trip between the IOMMU
+//   and the memory controller, iommu.table_read_latency = 165 ns, the calibrated input: once a
+//   domain is warm its PML4E, PDPE and PDE caches cover the region, so a miss reads only the
+//   PTE from DRAM: psc_lookup_latency + 165 + 80 = 250 ns over the hit. A walk that must read
+//   more levels (a cold region, or PDEs beyond the PDE cache's 32 × 2 MiB reach) costs ~245 ns
+//   per level more; the tail of a 64 MiB random window shows it. Over a bare table_memory (as
+//   in the unit tests) a read costs just memory time: 85 ns for one DRAM level.
 #pragma once
 
 #include <array>

@@ -273,7 +273,7 @@ void iommu::irq_b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& delay
             return;
         case interrupt_kind::remapped: {
             // x86 compatibility format (SDM Vol. 3 §11.11): 0xFEE, destination 19:12, RH 3, DM 2.
-            const std::uint64_t addr = 0xfee0'0000ull | apic_id(r.destination) << 12 |
+            const std::uint64_t addr = 0xfee0'0000ull | (r.destination & 0xffu) << 12 |
                                        (r.redirection_hint ? 1u << 3 : 0u) |
                                        (r.logical ? 1u << 2 : 0u);
             const std::uint32_t d = r.vector | std::uint32_t{r.delivery_mode} << 8 |
@@ -292,8 +292,9 @@ void iommu::irq_b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& delay
     }
 }
 
-// An 8-bit APIC ID from a destination field: bits 7:0 in x2APIC mode (IRTA.EIME), bits 15:8 in
-// xAPIC mode (VT-d §9.10, IRTE Destination ID; §9.11, NDST).
+// An 8-bit APIC ID from a posted-interrupt descriptor's NDST: bits 7:0 in x2APIC mode
+// (IRTA.EIME), bits 15:8 in xAPIC mode (VT-d §9.11). (The remapper already decodes an IRTE's
+// Destination ID into an APIC ID.)
 std::uint64_t iommu::apic_id(std::uint32_t destination) const {
     return m_ir.params().x2apic_mode ? (destination & 0xffu) : (destination >> 8 & 0xffu);
 }

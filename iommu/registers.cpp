@@ -309,7 +309,10 @@ void vtd_registers::write_gcmd(std::uint32_t v, tick_t at) {
         m_ir.set_table(irta & ~0xfffull, static_cast<unsigned>(irta & reg::irta_s));
         s |= reg::gcmd_sirtp;
     }
-    m_gsts_old = status_at(at);
+    // RTPS and IRTPS are cleared as software sets SRTP or SIRTP, and set again when the command
+    // completes (VT-d §10.4.5), so a second SRTP is not seen complete at once.
+    const std::uint32_t cleared = v & (reg::gcmd_srtp | reg::gcmd_sirtp);
+    m_gsts_old = status_at(at) & ~cleared;
     m_gsts_new = s;
     m_gsts_at = at + m_p.command_latency;
 }

@@ -41,7 +41,8 @@
 // is enabled (ignored, counted and logged, as the spec leaves it undefined).
 //
 // Timing: every callback receives the tick of the access. GSTS bits change command_latency after
-// their GCMD write; a register-based invalidation keeps CCMD.ICC / IOTLB.IVT set for
+// their GCMD write (the one-shot RTPS and IRTPS clear at once when SRTP or SIRTP is written, and
+// are set again then); a register-based invalidation keeps CCMD.ICC / IOTLB.IVT set for
 // invalidation_latency. The invalidation queue is processed when IQT is written: each descriptor
 // costs a 16 B read of host memory (through table_memory, so it is timed by the memory model)
 // plus descriptor_latency, an invalidation adds invalidation_latency; IQH advances descriptor by

@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "models/core/bits.h"
 #include "models/core/sc_glue.h"
 #include "models/net/link_partners.h"
 #include "models/pcie/capabilities.h"
@@ -16,14 +17,6 @@
 namespace iovsim::nic {
 
 namespace {
-
-std::uint32_t load32(const unsigned char* p) {
-    return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 |
-           std::uint32_t{p[3]} << 24;
-}
-void store32(unsigned char* p, std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
-}
 
 constexpr std::uint32_t vector_control = 12;  // MSI-X table entry: Vector Control
 constexpr std::uint32_t vector_mask_bit = 1;
@@ -46,6 +39,8 @@ void check_params(const nic_params& p) {
     if (!(p.wire.line_rate_bps > 0)) bad("nic.wire_rate", "must be positive");
     if (p.wire.length_m < 0 || p.wire.delay_ns_per_m < 0)
         bad("nic.wire_length", "and delay must not be negative");
+    if (p.max_frame_bytes < net::min_frame_bytes || p.max_frame_bytes > 16384)
+        bad("nic.max_frame_bytes", "must be in 64..16384");
 }
 
 }  // namespace
@@ -65,6 +60,7 @@ struct nic::function_state {
     std::uint32_t rx_fetch = 0;  // next RX descriptor to prefetch
     std::deque<std::pair<std::uint32_t, descriptor_bytes_t>> rx_cache;
     std::vector<std::uint8_t> tx_partial;  // buffers of a frame not yet at EOP
+    bool tx_oversize = false;              // the frame passed max_frame_bytes: dropped at EOP
     bool tx_queued = false;
     function_stats st;
 };
@@ -84,6 +80,9 @@ nic::nic(sc_core::sc_module_name name, const nic_params& p)
     m_pf_pcie_cap = m_functions.pf().find_capability(pcie::cap_id::pci_express).value_or(0);
     wire_in.bind(*this);
     link_in.register_b_transport(this, &nic::b_transport);
+    // After nic_functions' own hook on the register, so the VFs are already gone.
+    m_functions.pf().on_write(m_functions.sriov().offset() + sriov_reg::control, 2,
+                              [this](std::uint16_t, unsigned) { vfs_changed(); });
     SC_THREAD(tx_thread);
     SC_THREAD(rx_thread);
     SC_THREAD(irq_thread);
@@ -167,6 +166,7 @@ nic::function_state& nic::state(unsigned fn) {
                          fs->st.ring_errors.inc();
                      } else {
                          fs->tx_partial.clear();
+                         fs->tx_oversize = false;
                          tx_queue_work(fn, m_access_time + cycles(m_p.doorbell_cycles));
                      }
                  }
@@ -240,7 +240,7 @@ void nic::set_mac(unsigned function, net::mac_address mac, std::uint16_t vlan, b
     else
         m_switch.set_vf(static_cast<std::uint16_t>(function - 1), mac, vlan, spoof_check);
     const auto& b = mac.bytes();
-    f.regs.set(nic_reg::ral, load32(b.data()));
+    f.regs.set(nic_reg::ral, load_le<std::uint32_t>(b.data()));
     f.regs.set(nic_reg::rah, std::uint32_t{b[4]} | std::uint32_t{b[5]} << 8);
 }
 
@@ -301,16 +301,16 @@ void nic::b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& delay) {
         unsigned char* p = data + 4 * dw;
         if (bar == 0) {
             if (o >= nic_reg::page_bytes) {
-                if (t.is_read()) store32(p, 0);
+                if (t.is_read()) store_le<std::uint32_t>(p, 0);
             } else if (t.is_read()) {
-                store32(p, state(fn).regs.read(static_cast<std::uint32_t>(o)));
+                store_le<std::uint32_t>(p, state(fn).regs.read(static_cast<std::uint32_t>(o)));
             } else {
-                state(fn).regs.write(static_cast<std::uint32_t>(o), load32(p));
+                state(fn).regs.write(static_cast<std::uint32_t>(o), load_le<std::uint32_t>(p));
             }
         } else if (bar == f.msix_bir) {
             msix_access(fn, o, p, t.is_write(), at);
         } else if (t.is_read()) {
-            store32(p, 0);
+            store_le<std::uint32_t>(p, 0);
         }
     }
 }
@@ -387,10 +387,10 @@ void nic::msix_access(unsigned fn, std::uint64_t off, unsigned char* p, bool wri
         std::uint32_t v = 0;
         for (unsigned i = 0; i < 32; ++i)
             if (first + i < f.vectors && f.pba[first + i]) v |= 1u << i;
-        store32(p, v);
+        store_le<std::uint32_t>(p, v);
         return;
     }
-    if (!write) store32(p, 0);
+    if (!write) store_le<std::uint32_t>(p, 0);
 }
 
 // --- MSI-X ---
@@ -438,7 +438,8 @@ void nic::send_msix(unsigned fn, unsigned vector, tick_t at) {
     function_state& f = state(fn);
     f.pba[vector] = false;
     const std::uint8_t* e = f.table.data() + vector * pcie::msix_reg::table_entry_bytes;
-    const std::uint64_t addr = load32(e) | std::uint64_t{load32(e + 4)} << 32;
+    const std::uint64_t addr =
+        load_le<std::uint32_t>(e) | std::uint64_t{load_le<std::uint32_t>(e + 4)} << 32;
     std::uint8_t data[4];
     std::copy(e + 8, e + 12, data);
     const tick_t start = m_issue.reserve(at, cycles(m_p.dma_issue_cycles));
@@ -472,6 +473,7 @@ void nic::irq_thread() {
             continue;
         }
         m_irq.pop();
+        if (!exists(it.function)) continue;
         state(it.function).deferred[it.vector] = false;
         raise_msix(it.function, it.vector, now);
     }
@@ -551,10 +553,12 @@ void nic::queue_error(unsigned fn, bool tx, tick_t at) {
                       tx ? nic_reg::status_bits::tx_active : nic_reg::status_bits::rx_active);
     f.regs.set_bits(nic_reg::status,
                     tx ? nic_reg::status_bits::tx_dma_err : nic_reg::status_bits::rx_dma_err);
-    if (tx)
+    if (tx) {
         f.tx_partial.clear();
-    else
+        f.tx_oversize = false;
+    } else {
         f.rx_cache.clear();
+    }
     raise_cause(fn, nic_reg::icr_bits::err, at);
 }
 
@@ -577,7 +581,7 @@ void nic::tx_thread() {
         const auto [fn, ready] = m_tx_work.front();
         m_tx_work.pop_front();
         if (ready > now_ticks()) sc_core::wait(to_sc_time(ready - now_ticks()));
-        state(fn).tx_queued = false;
+        if (m_fn[fn]) m_fn[fn]->tx_queued = false;
         const tick_t end = tx_batch(fn, now_ticks());
         if (end > now_ticks()) sc_core::wait(to_sc_time(end - now_ticks()));
     }
@@ -587,6 +591,7 @@ void nic::tx_thread() {
 // done with it. Requeues the function if descriptors remain.
 tick_t nic::tx_batch(unsigned fn, tick_t t) {
     using namespace nic_reg;
+    if (!exists(fn)) return t;  // the VF went away with VF Enable
     function_state& f = state(fn);
     register_bank& b = f.regs;
     if (!(b.get(ctrl) & ctrl_bits::txen)) return t;
@@ -615,7 +620,13 @@ tick_t nic::tx_batch(unsigned fn, tick_t t) {
         descriptor_bytes_t db;
         std::copy_n(descs.begin() + i * descriptor_bytes, descriptor_bytes, db.begin());
         const tx_descriptor d = tx_descriptor::decode(db);
-        if (d.length > 0) {
+        if (!f.tx_oversize &&
+            f.tx_partial.size() + d.length + net::fcs_bytes > m_p.max_frame_bytes) {
+            f.tx_oversize = true;  // its buffers are no longer read
+            f.tx_partial.clear();
+            f.tx_partial.shrink_to_fit();
+        }
+        if (d.length > 0 && !f.tx_oversize) {
             const std::size_t old = f.tx_partial.size();
             f.tx_partial.resize(old + d.length);
             const tick_t got =
@@ -630,7 +641,10 @@ tick_t nic::tx_batch(unsigned fn, tick_t t) {
         if (d.cmd & tx_cmd::eop) {
             std::vector<std::uint8_t> frame;
             frame.swap(f.tx_partial);
-            if (frame.size() < net::mac_header_bytes) {
+            if (f.tx_oversize) {
+                f.tx_oversize = false;
+                f.st.tx_oversize.inc();
+            } else if (frame.size() < net::mac_header_bytes) {
                 f.st.tx_malformed.inc();
             } else {
                 f.st.tx_frames.inc();
@@ -692,6 +706,9 @@ void nic::switch_frame(port_id ingress, std::vector<std::uint8_t> frame, tick_t 
 }
 
 void nic::deliver(const std::vector<std::uint8_t>& frame, tick_t arrival) {
+    // Captured as it arrives, not when the RX engine gets to it (which may be after later TX
+    // frames were written to the file): a bad-FCS frame never passes the MAC, so neither here.
+    if (m_wire_pcap && net::fcs_ok(frame)) m_wire_pcap->capture(arrival, frame, now_ticks());
     m_rx.push({arrival, m_rx_seq++, -1, frame});
     m_rx_event.notify(sc_core::SC_ZERO_TIME);
 }
@@ -717,7 +734,6 @@ void nic::rx_thread() {
                 continue;
             }
             m_wire_rx.inc();
-            if (m_wire_pcap) m_wire_pcap->capture(it.time, it.frame, now);
             switch_frame(port_id::uplink(), std::move(it.frame), now);
             continue;
         }
@@ -728,6 +744,10 @@ void nic::rx_thread() {
 
 tick_t nic::rx_frame(unsigned fn, const std::vector<std::uint8_t>& frame, tick_t t) {
     using namespace nic_reg;
+    if (!exists(fn)) {  // the VF went away with VF Enable
+        m_vf_disabled.inc();
+        return t;
+    }
     function_state& f = state(fn);
     register_bank& b = f.regs;
     if (!(b.get(ctrl) & ctrl_bits::rxen)) {
@@ -799,6 +819,49 @@ tick_t nic::rx_frame(unsigned fn, const std::vector<std::uint8_t>& frame, tick_t
     return std::max({wrote, wb_done, m_issue.free_at()});
 }
 
+// --- VF Enable ---
+
+void nic::vfs_changed() {
+    using namespace nic_reg;
+    const unsigned now = m_functions.vf_count();
+    const unsigned before = m_vfs;
+    m_vfs = now;
+    if (now >= before) return;
+    const auto gone = [now](unsigned fn) { return fn > now; };  // VF fn - 1 >= now
+    for (unsigned fn = now + 1; fn <= before; ++fn) {
+        m_switch.clear_vf(static_cast<std::uint16_t>(fn - 1));
+        if (!m_fn[fn]) continue;
+        function_state& f = *m_fn[fn];
+        f.regs.clear_bits(ctrl, ctrl_bits::txen | ctrl_bits::rxen);
+        f.regs.clear_bits(status, status_bits::tx_active | status_bits::rx_active);
+        f.tx_partial.clear();
+        f.tx_oversize = false;
+        f.tx_queued = false;
+        f.rx_cache.clear();
+        std::fill(f.pba.begin(), f.pba.end(), false);
+        std::fill(f.deferred.begin(), f.deferred.end(), false);
+    }
+    m_tx_work.erase(std::remove_if(m_tx_work.begin(), m_tx_work.end(),
+                                   [&](const auto& w) { return gone(w.first); }),
+                    m_tx_work.end());
+    std::vector<rx_item> keep;
+    while (!m_rx.empty()) {
+        rx_item it = m_rx.top();
+        m_rx.pop();
+        if (it.function >= 0 && gone(static_cast<unsigned>(it.function)))
+            m_vf_disabled.inc();
+        else
+            keep.push_back(std::move(it));
+    }
+    for (rx_item& it : keep) m_rx.push(std::move(it));
+    std::vector<irq_item> irqs;
+    while (!m_irq.empty()) {
+        if (!gone(m_irq.top().function)) irqs.push_back(m_irq.top());
+        m_irq.pop();
+    }
+    for (const irq_item& it : irqs) m_irq.push(it);
+}
+
 // --- Statistics ---
 
 void nic::register_stats(core::stats_registry& r, const std::string& prefix) {
@@ -817,6 +880,8 @@ void nic::register_stats(core::stats_registry& r, const std::string& prefix) {
                       s.rx_disabled);
         r.add_counter(p + "drops.tx_malformed", "frames",
                       "TX frames dropped: shorter than an Ethernet header", s.tx_malformed);
+        r.add_counter(p + "drops.tx_oversize", "frames",
+                      "TX frames dropped: longer than nic.max_frame_bytes", s.tx_oversize);
         r.add_counter(p + "bme_blocked", "events", "DMA refused: Bus Master Enable clear",
                       s.bme_blocked);
         r.add_counter(p + "dma_errors", "completions",
@@ -834,6 +899,8 @@ void nic::register_stats(core::stats_registry& r, const std::string& prefix) {
                   m_wire_fcs_errors);
     r.add_counter(prefix + ".unsupported_requests", "requests",
                   "requests no function claimed (Unsupported Request)", m_unsupported);
+    r.add_counter(prefix + ".drops.vf_disabled", "frames",
+                  "frames dropped: the VF they were for went away with VF Enable", m_vf_disabled);
     const l2_switch* sw = &m_switch;
     for (std::size_t i = 0; i < drop_reason_count; ++i) {
         r.add_formula(prefix + ".veb.dropped." + to_string(static_cast<drop_reason>(i)), "frames",

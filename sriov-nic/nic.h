@@ -15,10 +15,12 @@
 //   guest memory. TX: a TDT doorbell hands descriptors to the engine, which prefetches up to
 //   `tx_prefetch` of them in one read (never across the ring's end), reads each buffer, builds
 //   the frame from the buffers up to EOP (padded to 60 B, FCS added), switches it, and writes
-//   STATUS.DD back into every descriptor with RS. RX: a frame for the function takes the next
-//   prefetched RX descriptor (up to `rx_prefetch` fetched in one read when none is cached),
-//   its bytes without FCS go into the buffer (truncated to RXBUFSZ, ERRORS.LE), then bytes 8-15
-//   are written back (length, STATUS.DD|EOP, errors). No free descriptor: dropped, counted.
+//   STATUS.DD back into every descriptor with RS. A frame longer than `max_frame_bytes` (FCS
+//   included) is dropped: the engine stops reading its buffers, consumes its descriptors up to
+//   EOP (writing DD back for RS) and counts it in tx_oversize. RX: a frame for the function takes
+//   the next prefetched RX descriptor (up to `rx_prefetch` fetched in one read when none is
+//   cached), its bytes without FCS go into the buffer (truncated to RXBUFSZ, ERRORS.LE), then bytes
+//   8-15 are written back (length, STATUS.DD|EOP, errors). No free descriptor: dropped, counted.
 // - DMA: every request goes upstream on `link_out` as one b_transport per TLP carrying the
 //   function's requester ID (so an IOMMU translates it in that function's domain), split by the
 //   PF's programmed MPS (writes) and MRRS (reads) and never across 4 KiB; read requests hold one
@@ -41,10 +43,17 @@
 //   preamble, SFD and gap per frame, propagation). Optional pcap capture of the wire (TX at the
 //   start of transmission, RX at arrival) and of VEB loopback traffic.
 //
+// - VF Enable cleared (by a configuration write or nic_functions::set_num_vfs): each VF that goes
+//   away forgets its MAC in the switch, its TX and RX queues stop (CTRL.TXEN/RXEN clear), and its
+//   queued work goes: frames waiting for it are dropped and counted in vf_disabled_drops(), TX
+//   work and pending interrupt messages are discarded. Frames or work that reach the engine for
+//   a VF that no longer exists are dropped the same way.
+//
 // Leaves out: more than one queue pair per function, offloads and VLAN tag insertion/stripping
 // (VLE and port VLAN tags are not added or removed), the PF-VF mailbox, FLR and resetting a VF's
-// queue state when VF Enable is cleared, relaxed ordering, ATS use, flow control and pause
-// frames, receive FCS errors reaching a function (bad-FCS frames are dropped at the MAC).
+// other registers (ring bases, MSI-X table) when VF Enable is cleared, relaxed ordering, ATS use,
+// flow control and pause frames, receive FCS errors reaching a function (bad-FCS frames are dropped
+// at the MAC).
 //
 // Timing (NIC core clock `core_clock_hz`): a doorbell reaches the engine `doorbell_cycles` after
 // the write arrives; one request TLP issues per `dma_issue_cycles` (a shared busy-until
@@ -98,6 +107,9 @@ struct nic_params {
     unsigned tx_prefetch = 8;         // TX descriptors fetched per read
     unsigned rx_prefetch = 8;         // RX descriptors fetched per read
     tick_t interrupt_interval = 0;    // minimum time between one vector's messages; 0: off
+    // nic.max_frame_bytes: the longest frame a function may send, FCS included (64..16384): 9018
+    // B, a 9000 B jumbo MTU plus header and FCS; 1518 B for standard frames only.
+    unsigned max_frame_bytes = 9018;
 };
 
 // Statistics of one function, registered as <prefix>.pf.* or <prefix>.vf<N>.*.
@@ -107,6 +119,7 @@ struct function_stats {
     core::counter rx_no_descriptor;     // dropped: RX ring had no free descriptor
     core::counter rx_disabled;          // dropped: RXEN clear
     core::counter tx_malformed;         // dropped: frame shorter than an Ethernet header
+    core::counter tx_oversize;          // dropped: frame longer than max_frame_bytes
     core::counter bme_blocked;          // DMA refused because Bus Master Enable was clear
     core::counter dma_errors;           // error completions (the queue stopped)
     core::counter ring_errors;          // bad ring length/base or tail written by the driver
@@ -149,13 +162,16 @@ public:
     std::uint64_t wire_rx_frames() const { return m_wire_rx.value(); }
     std::uint64_t wire_rx_fcs_errors() const { return m_wire_fcs_errors.value(); }
     std::uint64_t unsupported_requests() const { return m_unsupported.value(); }
+    // Frames dropped because the VF they were for went away with VF Enable.
+    std::uint64_t vf_disabled_drops() const { return m_vf_disabled.value(); }
     // PBA bit of a vector (instrumentation for tests; software reads the PBA through BAR3).
     bool msix_pending_bit(unsigned function, unsigned vector);
 
     // Registers under `prefix` (normally "nic"): per function <prefix>.pf.* / <prefix>.vfN.*
     // (function_stats), <prefix>.wire.{tx_frames,rx_frames,rx_fcs_errors},
     // <prefix>.veb.dropped.<reason>, <prefix>.veb.{unicast_local,unicast_uplink,flooded},
-    // <prefix>.unsupported_requests. Functions that exist when it is called are registered.
+    // <prefix>.unsupported_requests, <prefix>.drops.vf_disabled. Functions that exist when it is
+    // called are registered.
     void register_stats(core::stats_registry& r, const std::string& prefix);
 
     // net::frame_if: a frame from the wire.
@@ -185,6 +201,9 @@ private:
     void msix_access(unsigned fn, std::uint64_t off, unsigned char* p, bool write, tick_t at);
 
     function_state& state(unsigned fn);
+    bool exists(unsigned fn) const { return fn == 0 || fn - 1 < m_functions.vf_count(); }
+    // After a write to the SR-IOV Control register: tears down the VFs that went away.
+    void vfs_changed();
     pcie::config_space& config(unsigned fn);
     pcie::routing_id requester(unsigned fn) const;
     std::string function_name(unsigned fn) const;
@@ -238,7 +257,8 @@ private:
 
     std::unique_ptr<net::wire_capture> m_wire_pcap;
     std::unique_ptr<net::wire_capture> m_veb_pcap;
-    core::counter m_wire_tx, m_wire_rx, m_wire_fcs_errors, m_unsupported;
+    unsigned m_vfs = 0;  // VFs the engine knows to exist
+    core::counter m_wire_tx, m_wire_rx, m_wire_fcs_errors, m_unsupported, m_vf_disabled;
 };
 
 }  // namespace iovsim::nic

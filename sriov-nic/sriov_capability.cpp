@@ -5,13 +5,12 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "models/core/bits.h"
 #include "models/pcie/capabilities.h"
 
 namespace iovsim::nic {
 
 namespace {
-
-bool is_power_of_two(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 int lowest_bit(std::uint32_t v) {
     int n = 0;

@@ -161,6 +161,31 @@ TEST(VtdRegisters, GcmdGstsHandshake) {
     EXPECT_FALSE(h.regs.translation_enabled(2100 * ns));
 }
 
+// A second SRTP (or SIRTP) clears RTPS (IRTPS) at once and sets it again only after the
+// command latency (VT-d §10.4.5), so software polling GSTS waits for the new pointer.
+TEST(VtdRegisters, SecondSrtpClearsRtpsUntilItCompletes) {
+    hw h;  // command_latency 100 ns
+    h.wr(reg::RTADDR_REG, h.tables.rtaddr(), 0, 8);
+    h.wr(reg::GCMD_REG, reg::gcmd_srtp, 0);
+    EXPECT_EQ(h.rd(reg::GSTS_REG, 100 * ns), reg::gcmd_srtp);
+    // The second command at 1000 ns: RTPS reads 0 from then until 1000 + 100 = 1100 ns.
+    h.wr(reg::GCMD_REG, reg::gcmd_srtp, 1000 * ns);
+    EXPECT_EQ(h.rd(reg::GSTS_REG, 1000 * ns), 0u);
+    EXPECT_EQ(h.rd(reg::GSTS_REG, 1099 * ns), 0u);
+    EXPECT_EQ(h.rd(reg::GSTS_REG, 1100 * ns), reg::gcmd_srtp);
+    // TE alone leaves the one-shot RTPS set.
+    h.wr(reg::GCMD_REG, reg::gcmd_te, 2000 * ns);
+    EXPECT_EQ(h.rd(reg::GSTS_REG, 2000 * ns), reg::gcmd_srtp);
+    EXPECT_EQ(h.rd(reg::GSTS_REG, 2100 * ns), reg::gcmd_te | reg::gcmd_srtp);
+    // SIRTP the same way, leaving TE and RTPS as they are: IRTPS clear over [3000, 3100) ns.
+    h.wr(reg::GCMD_REG, reg::gcmd_te | reg::gcmd_sirtp, 3000 * ns);
+    EXPECT_EQ(h.rd(reg::GSTS_REG, 3099 * ns), reg::gcmd_te | reg::gcmd_srtp);
+    EXPECT_EQ(h.rd(reg::GSTS_REG, 3100 * ns), reg::gcmd_te | reg::gcmd_srtp | reg::gcmd_sirtp);
+    h.wr(reg::GCMD_REG, reg::gcmd_te | reg::gcmd_sirtp, 4000 * ns);
+    EXPECT_EQ(h.rd(reg::GSTS_REG, 4000 * ns), reg::gcmd_te | reg::gcmd_srtp);
+    EXPECT_EQ(h.rd(reg::GSTS_REG, 4100 * ns), reg::gcmd_te | reg::gcmd_srtp | reg::gcmd_sirtp);
+}
+
 TEST(VtdRegisters, FaultRecordingRw1cAndFaultEvent) {
     hw h;
     h.wr(reg::FEDATA_REG, 0x4321);

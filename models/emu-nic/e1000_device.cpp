@@ -22,6 +22,8 @@ void e1000_stats::register_stats(core::stats_registry& reg, const std::string& p
     reg.add_counter(prefix + "tx_bytes", "bytes", "bytes written to the tap", tx_bytes);
     reg.add_counter(prefix + "tx_unsupported", "count",
                     "extended TX descriptors consumed without sending", tx_unsupported);
+    reg.add_counter(prefix + "tx_truncated", "count",
+                    "TX frames cut at 64 KiB (the bytes beyond dropped)", tx_truncated);
     reg.add_counter(prefix + "rx_frames", "count", "frames written into guest buffers", rx_frames);
     reg.add_counter(prefix + "rx_bytes", "bytes", "bytes written into guest buffers", rx_bytes);
     reg.add_counter(prefix + "rx_missed", "count", "frames dropped for lack of RX descriptors",
@@ -36,9 +38,7 @@ void e1000_stats::register_stats(core::stats_registry& reg, const std::string& p
                     "queues stopped for a descriptor or buffer outside guest RAM", dma_errors);
 }
 
-bool e1000_device::ring::valid() const {
-    return len != 0 && len % ring_align_bytes == 0 && head < count() && tail < count();
-}
+bool e1000_device::ring::valid() const { return len != 0 && head < count() && tail < count(); }
 
 e1000_device::e1000_device(const e1000_params& p, const cpu::ept& guest,
                            cpu::descriptor_memory& host_memory)
@@ -70,6 +70,7 @@ void e1000_device::reset() {
     m_plain[reg::ral0] = ral;
     m_plain[reg::rah0] = rah | rah_av;
     m_tx_packet.clear();
+    m_tx_truncated = false;
     m_tx_stopped = m_rx_stopped = false;
 }
 
@@ -281,7 +282,7 @@ std::uint64_t e1000_device::write(std::uint64_t offset, unsigned size, std::uint
             m_rx.bah = v;
             return cycles;
         case reg::rdlen:
-            m_rx.len = v & 0xfffffu;
+            m_rx.len = v & ring_len_mask;
             return cycles;
         case reg::rdh:
             m_rx.head = v & 0xffffu;
@@ -296,7 +297,7 @@ std::uint64_t e1000_device::write(std::uint64_t offset, unsigned size, std::uint
             m_tx.bah = v;
             return cycles;
         case reg::tdlen:
-            m_tx.len = v & 0xfffffu;
+            m_tx.len = v & ring_len_mask;
             return cycles;
         case reg::tdh:
             m_tx.head = v & 0xffffu;
@@ -340,11 +341,14 @@ std::uint64_t e1000_device::transmit(tick_t now) {
         if ((d.cmd & txd_cmd::dext) != 0) {
             m_stats.tx_unsupported.inc();
         } else {
-            if (d.length > 0) {
-                const std::size_t old = m_tx_packet.size();
-                m_tx_packet.resize(old + d.length);
-                if (!guest_read(d.buffer_addr, m_tx_packet.data() + old, d.length, cycles)) {
+            const std::size_t old = m_tx_packet.size();
+            const std::size_t part = std::min<std::size_t>(d.length, max_tx_frame_bytes - old);
+            if (part < d.length) m_tx_truncated = true;
+            if (part > 0) {
+                m_tx_packet.resize(old + part);
+                if (!guest_read(d.buffer_addr, m_tx_packet.data() + old, part, cycles)) {
                     m_tx_packet.clear();
+                    m_tx_truncated = false;
                     m_tx_stopped = true;
                     m_stats.dma_errors.inc();
                     break;
@@ -357,8 +361,10 @@ std::uint64_t e1000_device::transmit(tick_t now) {
                 m_stats.tx_frames.inc();
                 m_stats.tx_bytes.inc(m_tx_packet.size());
                 ++m_gptc;
+                if (m_tx_truncated) m_stats.tx_truncated.inc();
                 if (m_tap) m_tap(m_tx_packet, at(now, cycles));
                 m_tx_packet.clear();
+                m_tx_truncated = false;
             }
         }
         if ((d.cmd & txd_cmd::rs) != 0) {  // write back DD in the STA byte (SDM §3.3.3.2)

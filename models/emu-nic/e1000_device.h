@@ -13,10 +13,12 @@
 //   through KVM (kvm::irqfd).
 // - TX: a TDT write (or a TCTL write enabling the transmitter) with TCTL.EN processes the
 //   legacy descriptors from TDH up to TDT: each descriptor and each buffer is read from guest
-//   memory through the VMM's own GPA->HPA translation (ept::ram_hpa) in host memory; a
-//   descriptor with EOP ends the frame, which goes to the tap (the output callback; padded to
-//   60 bytes with TCTL.PSP); RS writes DD back; TDH advances, wrapping at TDLEN; TXDW for
-//   written-back descriptors and TXQE once the ring is empty.
+//   memory through the VMM's own GPA->HPA translation (ept::ram_hpa) in host memory; a frame
+//   gathers at most 64 KiB (QEMU's e1000 TX buffer: bytes of further buffers are not read, the
+//   frame goes out cut at 64 KiB and counts in tx_truncated); a descriptor with EOP ends the
+//   frame, which goes to the tap (the output callback; padded to 60 bytes with TCTL.PSP); RS
+//   writes DD back; TDH advances, wrapping at TDLEN; TXDW for written-back descriptors and TXQE
+//   once the ring is empty.
 // - RX: receive() takes a frame the I/O thread read from the tap. With RCTL.EN, a frame that
 //   passes the address filter (RAL0/RAH0 with AV, broadcast with BAM, multicast with MPE, all
 //   with UPE) is written into the buffers of the descriptors from RDH (RCTL.BSIZE/BSEX bytes
@@ -25,11 +27,12 @@
 //   MPC counts it and RXO is raised. Frames shorter than 60 bytes are padded to 60, longer than
 //   1522 dropped unless RCTL.LPE (as QEMU does: the tap carries no FCS; IFCS and SECRC change
 //   nothing).
-// - Bad driver input never crashes: a ring whose length is 0 or not a multiple of 128 bytes, a
-//   head or tail index past the ring's end, or a descriptor or buffer not wholly inside guest
-//   RAM stops that queue (tx_stopped()/rx_stopped(), counted in ring_errors or dma_errors) until
-//   CTRL.RST. Accesses that are not aligned 4-byte accesses inside BAR0, and unknown registers,
-//   are counted in bad_accesses (reads return 0, writes are dropped).
+// - Bad driver input never crashes: a ring whose length is 0 (RDLEN/TDLEN bits 6:0 are ignored,
+//   so it is always a multiple of 128 bytes), a head or tail index past the ring's end, or a
+//   descriptor or buffer not wholly inside guest RAM stops that queue (tx_stopped()/rx_stopped(),
+//   counted in ring_errors or dma_errors) until CTRL.RST. Accesses that are not aligned 4-byte
+//   accesses inside BAR0, and unknown registers, are counted in bad_accesses (reads return 0,
+//   writes are dropped).
 //
 // Leaves out: interrupt moderation (ITR, RDTR, TIDV, RADV, TADV: causes are raised at once),
 // RXDMT0, extended (DEXT) transmit descriptors (consumed and counted, nothing sent), checksum
@@ -85,6 +88,7 @@ struct e1000_stats {
     core::counter bad_accesses;  // unaligned, not 4 bytes, outside BAR0, unknown register
     core::counter tx_frames, tx_bytes;
     core::counter tx_unsupported;  // DEXT descriptors consumed without sending
+    core::counter tx_truncated;    // frames cut at max_tx_frame_bytes (the rest dropped)
     core::counter rx_frames, rx_bytes;
     core::counter rx_missed;    // no free receive descriptors (MPC)
     core::counter rx_filtered;  // not for this station (address filter)
@@ -99,6 +103,9 @@ struct e1000_stats {
 
 class e1000_device : public cpu::mmio_handler {
 public:
+    // The most a TX frame gathers across its descriptors (QEMU's struct e1000_tx data[0x10000]).
+    static constexpr std::size_t max_tx_frame_bytes = 64 * 1024;
+
     // A frame for the host tap (no FCS) and when the VMM's write() of it completes.
     using tap_output = std::function<void(const std::vector<std::uint8_t>& frame, tick_t at)>;
     // The interrupt line raised at `at`.
@@ -140,7 +147,7 @@ private:
         std::uint32_t bal = 0, bah = 0, len = 0, head = 0, tail = 0;
         std::uint64_t base() const { return std::uint64_t{bah} << 32 | (bal & ~0xfu); }
         std::uint32_t count() const { return len / descriptor_bytes; }
-        // Length a nonzero multiple of 128, head and tail inside the ring.
+        // Length nonzero (a multiple of 128 as written), head and tail inside the ring.
         bool valid() const;
     };
 
@@ -170,6 +177,7 @@ private:
     // Registers that only hold their value here (ITR, TIPG, RDTR, TIDV, RAL/RAH 0-15).
     std::unordered_map<std::uint32_t, std::uint32_t> m_plain;
     std::vector<std::uint8_t> m_tx_packet;  // the frame being gathered across descriptors
+    bool m_tx_truncated = false;            // it reached max_tx_frame_bytes
     bool m_tx_stopped = false, m_rx_stopped = false;
     e1000_stats m_stats;
 };

@@ -5,7 +5,8 @@
 //
 // Descriptors are 16 bytes of little-endian fields in guest memory (SDM §3.2.3 receive, §3.3.3
 // legacy transmit); encode()/decode() turn them into bytes and back. Ring lengths (RDLEN, TDLEN)
-// are in bytes and must be multiples of 128 (eight descriptors; SDM §13.4.28, §13.4.39).
+// are in bytes, multiples of 128 (eight descriptors): bits 6:0 are ignored on write and read as
+// 0, bits 19:7 hold the length (SDM §13.4.28, §13.4.39).
 //
 // Leaves out: the extended (context and data) transmit descriptors, the extended receive
 // descriptor formats of later parts, statistics registers other than GPRC, GPTC and MPC, flow
@@ -112,7 +113,8 @@ inline constexpr std::uint32_t cold_shift = 12;  // Collision Distance, bits 21:
 inline constexpr std::uint32_t rah_av = 1u << 31;  // Address Valid
 
 inline constexpr std::uint32_t descriptor_bytes = 16;
-inline constexpr std::uint32_t ring_align_bytes = 128;  // RDLEN/TDLEN granularity
+inline constexpr std::uint32_t ring_align_bytes = 128;   // RDLEN/TDLEN granularity
+inline constexpr std::uint32_t ring_len_mask = 0xfff80;  // RDLEN/TDLEN LEN, bits 19:7
 
 // Legacy transmit descriptor (SDM §3.3.3, Figure 3-8):
 //   bytes 0-7 buffer address, 8-9 length, 10 CSO, 11 CMD, 12 STA (low nibble) and RSV,

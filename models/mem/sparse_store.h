@@ -19,23 +19,12 @@
 #include <type_traits>
 #include <unordered_map>
 
+#include "models/core/bits.h"
+
 namespace iovsim::mem {
 
-// Little-endian load and store of an unsigned integer in a raw byte buffer.
-template <typename T>
-T load_le(const std::uint8_t* p) {
-    static_assert(std::is_unsigned_v<T>, "load_le reads unsigned integers");
-    T v = 0;
-    for (std::size_t i = 0; i < sizeof(T); ++i)
-        v |= static_cast<T>(static_cast<T>(p[i]) << (8 * i));
-    return v;
-}
-
-template <typename T>
-void store_le(std::uint8_t* p, T v) {
-    static_assert(std::is_unsigned_v<T>, "store_le writes unsigned integers");
-    for (std::size_t i = 0; i < sizeof(T); ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
-}
+using iovsim::load_le;  // little-endian helpers (models/core/bits.h), as mem::load_le
+using iovsim::store_le;
 
 class sparse_store {
 public:

@@ -14,7 +14,10 @@
 // wire_capture writes frames to a nanosecond pcap file in time order although loosely-timed
 // callers hand them over slightly out of order: a frame is never captured at a time earlier than
 // the kernel time of the call that hands it over, so every frame older than the current kernel
-// time can be written; the rest wait in a buffer until then or until flush().
+// time can be written; the rest wait in a buffer until then or until flush(). A capture is a
+// by-product of the run: a packet the pcap writer refuses (out of time order, above the snaplen,
+// an I/O error) is logged under module "net.pcap", counted in write_errors() and left out of the
+// file; the simulation goes on, and flush() and the destructor never throw.
 //
 // Leaves out: link down, pause frames, bit errors (the FCS is never wrong on the wire).
 //
@@ -22,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "models/core/log.h"
 #include "models/core/units.h"
 #include "models/net/pcap.h"
 
@@ -56,20 +61,34 @@ public:
                                         frame.end() - (frame.size() >= 4 ? 4 : frame.size()));
         m_pending.emplace(std::make_pair(time, m_seq++), std::move(bytes));
         while (!m_pending.empty() && m_pending.begin()->first.first < kernel_now) {
-            m_writer.write(m_pending.begin()->first.first, m_pending.begin()->second);
+            write(m_pending.begin()->first.first, m_pending.begin()->second);
             m_pending.erase(m_pending.begin());
         }
     }
-    void flush() {
-        for (const auto& [key, bytes] : m_pending) m_writer.write(key.first, bytes);
+    void flush() noexcept {
+        for (const auto& [key, bytes] : m_pending) write(key.first, bytes);
         m_pending.clear();
         m_writer.flush();
     }
     std::uint64_t frames() const { return m_writer.packets() + m_pending.size(); }
+    std::uint64_t write_errors() const { return m_write_errors; }
 
 private:
+    void write(tick_t time, const std::vector<std::uint8_t>& bytes) noexcept {
+        try {
+            m_writer.write(time, bytes);
+        } catch (const std::exception& e) {
+            ++m_write_errors;
+            try {
+                core::log("net.pcap", core::log_level::error, "{}: packet left out", e.what());
+            } catch (...) {  // not even the log may throw out of flush() or the destructor
+            }
+        }
+    }
+
     pcap_writer m_writer;
     std::uint64_t m_seq = 0;
+    std::uint64_t m_write_errors = 0;
     std::map<std::pair<tick_t, std::uint64_t>, std::vector<std::uint8_t>> m_pending;
 };
 

@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "models/core/bits.h"
+
 namespace iovsim::pcie {
 
 namespace {
@@ -11,8 +13,6 @@ namespace {
 constexpr std::uint64_t bridge_window_granularity = 1ull << 20;  // 1 MiB
 
 std::uint32_t all_ones(unsigned size) { return size >= 4 ? 0xffffffffu : (1u << (8 * size)) - 1; }
-
-bool is_power_of_two(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 }  // namespace
 

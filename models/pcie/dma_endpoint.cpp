@@ -4,6 +4,7 @@
 #include <functional>
 #include <queue>
 
+#include "models/core/bits.h"
 #include "models/core/sc_glue.h"
 #include "models/pcie/capabilities.h"
 #include "models/pcie/link_core.h"
@@ -17,14 +18,6 @@ namespace {
 constexpr std::uint32_t id_value = 0x444d4131;  // "DMA1"
 constexpr std::uint32_t msix_vector_control = 12;
 constexpr std::uint32_t vector_masked_bit = 1;
-
-std::uint32_t load32(const unsigned char* p) {
-    return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8 | std::uint32_t{p[2]} << 16 |
-           std::uint32_t{p[3]} << 24;
-}
-void store32(unsigned char* p, std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
-}
 
 config_space make_config(const dma_endpoint_params& p) {
     endpoint_params e;
@@ -56,7 +49,8 @@ dma_endpoint::dma_endpoint(sc_core::sc_module_name name, const dma_endpoint_para
     m_msix_cap = m_cfg.find_capability(cap_id::msix).value_or(0);
     m_regs[dma_reg::id / 4] = id_value;
     m_regs[dma_reg::outstanding / 4] = 1;
-    store32(m_msix_table + msix_vector_control, vector_masked_bit);  // masked at reset
+    store_le<std::uint32_t>(m_msix_table + msix_vector_control,
+                            vector_masked_bit);  // masked at reset
     link_in.register_b_transport(this, &dma_endpoint::b_transport);
     SC_HAS_PROCESS(dma_endpoint);
     SC_THREAD(engine);
@@ -77,7 +71,7 @@ std::uint32_t dma_endpoint::programmed_mrrs() const {
 bool dma_endpoint::vector_masked() const {
     const std::uint32_t mc = m_cfg.peek(m_msix_cap + msix_reg::message_control, 2);
     return (mc & msix_reg::function_mask) ||
-           (load32(m_msix_table + msix_vector_control) & vector_masked_bit);
+           (load_le<std::uint32_t>(m_msix_table + msix_vector_control) & vector_masked_bit);
 }
 
 void dma_endpoint::b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& delay) {
@@ -117,9 +111,9 @@ void dma_endpoint::b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& de
         unsigned char* p = data + 4 * dw;
         if (off < dma_reg::msix_table_offset) {
             if (t.is_read())
-                store32(p, reg_read(static_cast<std::uint32_t>(off)));
+                store_le<std::uint32_t>(p, reg_read(static_cast<std::uint32_t>(off)));
             else
-                reg_write(static_cast<std::uint32_t>(off), load32(p));
+                reg_write(static_cast<std::uint32_t>(off), load_le<std::uint32_t>(p));
         } else if (off < dma_reg::msix_table_offset + sizeof m_msix_table) {
             unsigned char* entry = m_msix_table + (off - dma_reg::msix_table_offset);
             if (t.is_read()) {
@@ -129,9 +123,9 @@ void dma_endpoint::b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& de
                 if (m_pba && !vector_masked()) raise_msix(now_ticks(delay));
             }
         } else if (off == dma_reg::msix_pba_offset && t.is_read()) {
-            store32(p, static_cast<std::uint32_t>(m_pba));
+            store_le<std::uint32_t>(p, static_cast<std::uint32_t>(m_pba));
         } else if (t.is_read()) {
-            store32(p, 0);  // reserved: reads zero, writes ignored
+            store_le<std::uint32_t>(p, 0);  // reserved: reads zero, writes ignored
         }
     }
     if (t.is_write()) {
@@ -327,8 +321,9 @@ void dma_endpoint::raise_msix(tick_t at) {
         return;
     }
     m_pba &= ~std::uint64_t{1};
-    const std::uint64_t addr =
-        load32(m_msix_table) | static_cast<std::uint64_t>(load32(m_msix_table + 4)) << 32;
+    const std::uint64_t addr = load_le<std::uint32_t>(m_msix_table) |
+                               static_cast<std::uint64_t>(load_le<std::uint32_t>(m_msix_table + 4))
+                                   << 32;
     unsigned char data[4];
     std::copy(m_msix_table + 8, m_msix_table + 12, data);
     tlm::tlm_generic_payload t;

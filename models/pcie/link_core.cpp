@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "models/core/bits.h"
+
 namespace iovsim::pcie {
 
 namespace {
@@ -32,8 +34,6 @@ ps_per_byte byte_time(const link_params& p) {
     const std::uint64_t g = std::gcd(num, den);
     return {num / g, den / g};
 }
-
-bool is_power_of_two(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 [[noreturn]] void bad(const std::string& key, const std::string& rule, std::uint64_t got) {
     throw std::invalid_argument(key + " must be " + rule + ", got " + std::to_string(got));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "models/core/bits.h"
 #include "models/core/log.h"
 #include "models/core/sc_glue.h"
 #include "models/pcie/capabilities.h"
@@ -61,16 +62,6 @@ void record_malformed(config_space& cs) {
         cs.set_bits(cap + pcie_reg::device_status, 2, 1u << 2);
     if (const auto aer = cs.find_ext_capability(ext_cap_id::aer))
         cs.set_bits(*aer + aer_reg::uncorrectable_status, 4, 1u << 18);
-}
-
-std::uint32_t read_le(const unsigned char* p, unsigned n) {
-    std::uint32_t v = 0;
-    for (unsigned i = 0; i < n; ++i) v |= static_cast<std::uint32_t>(p[i]) << (8 * i);
-    return v;
-}
-
-void write_le(unsigned char* p, unsigned n, std::uint32_t v) {
-    for (unsigned i = 0; i < n; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
 }
 
 std::string requester_of(tlm::tlm_generic_payload& t) {
@@ -202,9 +193,9 @@ void root_complex::config_access(tlm::tlm_generic_payload& t, sc_core::sc_time& 
             m_stats.master_aborts.inc();
             if (t.is_read()) fill_all_ones(t);
         } else if (t.is_read()) {
-            write_le(data, len, cs->read(reg, len));
+            store_le_n(data, len, cs->read(reg, len));
         } else {
-            cs->write(reg, len, read_le(data, len));
+            cs->write(reg, len, static_cast<std::uint32_t>(load_le_n(data, len)));
         }
         return;
     }

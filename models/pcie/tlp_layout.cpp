@@ -5,11 +5,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "models/core/bits.h"
+
 namespace iovsim::pcie {
 
 namespace {
-
-bool is_power_of_two(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 void check_size_param(const char* what, std::uint32_t v) {
     if (!is_power_of_two(v) || v < 128 || v > 4096) {

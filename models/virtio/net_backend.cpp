@@ -29,12 +29,14 @@ bool translated_memory::write(std::uint64_t gpa, const void* src, std::uint32_t 
     return true;
 }
 
+static_assert(virtio_net_backend::max_tx_chain_bytes == 64 * 1024 + virtio_net_hdr_v1::size);
+
 virtio_net_backend::virtio_net_backend(guest_memory& m, const backend_params& p, frame_sink sink)
     : m_mem(m), m_params(p), m_sink(std::move(sink)) {}
 
 void virtio_net_backend::start(const queue_layout& rx, const queue_layout& tx, bool event_idx) {
     m_rx = std::make_unique<virtq_device>(m_mem, rx, event_idx);
-    m_tx = std::make_unique<virtq_device>(m_mem, tx, event_idx);
+    m_tx = std::make_unique<virtq_device>(m_mem, tx, event_idx, max_tx_chain_bytes);
     m_reported[0] = m_reported[1] = false;
 }
 

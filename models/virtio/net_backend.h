@@ -22,6 +22,10 @@
 // would be the cache-hot rep movsb peak; 4 B/cycle leaves room for misses), 1,000 cycles a
 // packet for the loop and socket hand-off. DESIGN.md §7 has no measured figure for them.
 //
+// A TX chain may carry at most max_tx_chain_bytes device-readable bytes (a 64 KiB packet, the
+// largest GSO packet Linux builds, plus the virtio-net header); a longer one is a malformed
+// chain (queue_error::readable_too_large): the TX queue breaks, as for any other malformed ring.
+//
 // Leaves out: VIRTIO_NET_F_MRG_RXBUF on the device side (an RX chain must hold header + frame;
 // a frame that does not fit is dropped and the buffer returned with len 0), zero-copy TX,
 // offloads, the host stack itself (the sink is whatever the platform wires), batching limits
@@ -72,6 +76,7 @@ struct backend_params {
 
 class virtio_net_backend {
 public:
+    static constexpr std::uint32_t max_tx_chain_bytes = 64 * 1024 + 12;  // + virtio_net_hdr_v1
     using frame = std::vector<std::uint8_t>;
     using frame_sink = std::function<void(const frame&)>;
 

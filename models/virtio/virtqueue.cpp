@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "models/core/bits.h"
 #include "models/mem/sparse_store.h"
 
 namespace iovsim::virtio {
@@ -23,8 +24,6 @@ bool write_le(guest_memory& m, std::uint64_t gpa, T v) {
     mem::store_le<T>(b, v);
     return m.write(gpa, b, sizeof(T));
 }
-
-bool is_power_of_two(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 }  // namespace
 
@@ -83,6 +82,8 @@ const char* to_string(queue_error e) {
             return "indirect";
         case queue_error::chain_too_long:
             return "chain_too_long";
+        case queue_error::readable_too_large:
+            return "readable_too_large";
         case queue_error::memory_fault:
             return "memory_fault";
     }
@@ -213,8 +214,9 @@ bool virtq_driver::enable_interrupts() {
 // ------------------------------------------------------------------------------------------------
 // Device side
 
-virtq_device::virtq_device(guest_memory& m, const queue_layout& layout, bool event_idx)
-    : m_mem(m), m_layout(layout), m_event_idx(event_idx) {
+virtq_device::virtq_device(guest_memory& m, const queue_layout& layout, bool event_idx,
+                           std::uint32_t max_readable_bytes)
+    : m_mem(m), m_layout(layout), m_event_idx(event_idx), m_max_readable(max_readable_bytes) {
     if (const std::string why = layout.check(); !why.empty())
         throw std::invalid_argument("virtq_device: " + why);
 }
@@ -284,6 +286,9 @@ std::optional<desc_chain> virtq_device::pop() {
             e = queue_error::readable_after_writable;  // §2.7.4.2 order
         else if ((total += b.len) > 0xffffffffu)
             e = queue_error::chain_too_long;
+        else if (!(flags & desc_f_write) &&
+                 std::uint64_t{c.readable_bytes} + b.len > m_max_readable)
+            e = queue_error::readable_too_large;
         if (e != queue_error::none) {
             fail(e);
             return std::nullopt;
@@ -366,17 +371,22 @@ bool virtq_device::enable_notifications() {
 std::optional<std::uint32_t> virtq_device::read_chain(const desc_chain& c,
                                                       std::vector<std::uint8_t>& out) {
     if (broken()) return std::nullopt;
+    // Buffer by buffer, a large one in pieces: `out` only grows by what was really read.
+    constexpr std::uint32_t piece_bytes = 64 * 1024;
     const std::size_t start = out.size();
-    out.resize(start + c.readable_bytes);
-    std::size_t at = start;
     for (const buffer& b : c.readable) {
         ++m_accesses;
-        if (!m_mem.read(b.addr, out.data() + at, b.len)) {
-            out.resize(start);
-            fail(queue_error::memory_fault);
-            return std::nullopt;
+        for (std::uint32_t done = 0; done < b.len;) {
+            const std::uint32_t part = std::min(b.len - done, piece_bytes);
+            const std::size_t at = out.size();
+            out.resize(at + part);
+            if (!m_mem.read(b.addr + done, out.data() + at, part)) {
+                out.resize(start);
+                fail(queue_error::memory_fault);
+                return std::nullopt;
+            }
+            done += part;
         }
-        at += b.len;
     }
     m_bytes_copied += c.readable_bytes;
     return c.readable_bytes;

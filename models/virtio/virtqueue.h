@@ -21,7 +21,10 @@
 //   virtio-net core then sets DEVICE_NEEDS_RESET). Errors: avail idx more than N ahead, head or
 //   next index >= N, a chain longer than N (a loop), a zero-length buffer (QEMU: "zero sized
 //   buffers are not allowed"), a readable descriptor after a writable one, INDIRECT (not
-//   offered), an unreadable or unwritable guest address.
+//   offered), more device-readable bytes than the device accepts in one chain (its
+//   max_readable_bytes), an unreadable or unwritable guest address. Reading a chain copies it
+//   buffer by buffer, growing the copy as the guest memory reads succeed, so a buffer that
+//   claims gigabytes outside guest RAM costs no memory before it faults.
 //
 // Leaves out: indirect descriptors and VIRTIO_F_INDIRECT_DESC, packed virtqueues, in-order and
 // NOTIFY_ON_EMPTY features, memory barriers (the model is sequential: a write is visible at once).
@@ -209,9 +212,10 @@ enum class queue_error : std::uint8_t {
     chain_loop,         // more than N descriptors in a chain
     zero_length,        // a descriptor with len 0
     readable_after_writable,
-    indirect,        // VIRTQ_DESC_F_INDIRECT without VIRTIO_F_INDIRECT_DESC
-    chain_too_long,  // total length >= 2^32
-    memory_fault,    // a ring or descriptor address outside guest RAM
+    indirect,            // VIRTQ_DESC_F_INDIRECT without VIRTIO_F_INDIRECT_DESC
+    chain_too_long,      // total length >= 2^32
+    readable_too_large,  // device-readable bytes above the device's max_readable_bytes
+    memory_fault,        // a ring or descriptor address outside guest RAM
 };
 const char* to_string(queue_error e);
 
@@ -226,9 +230,12 @@ struct desc_chain {
 
 class virtq_device {
 public:
-    // The device's view of a queue the driver enabled with `layout`. Throws
-    // std::invalid_argument for an invalid layout (the transport checks it before enabling).
-    virtq_device(guest_memory& m, const queue_layout& layout, bool event_idx);
+    // The device's view of a queue the driver enabled with `layout`; a chain with more than
+    // `max_readable_bytes` device-readable bytes is malformed (a device's largest request, as
+    // virtio-net's 64 KiB packet plus its header). Throws std::invalid_argument for an invalid
+    // layout (the transport checks it before enabling).
+    virtq_device(guest_memory& m, const queue_layout& layout, bool event_idx,
+                 std::uint32_t max_readable_bytes = 0xffffffffu);
 
     const queue_layout& layout() const { return m_layout; }
 
@@ -270,6 +277,7 @@ private:
     guest_memory& m_mem;
     queue_layout m_layout;
     bool m_event_idx;
+    std::uint32_t m_max_readable;
     std::uint16_t m_last_avail = 0;
     std::uint16_t m_used_idx = 0;
     std::uint16_t m_signalled_used = 0;

@@ -5,6 +5,7 @@
 // completion; the fake root complex answers a read after 500 ns and accepts a write after 200 ns.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -480,6 +481,161 @@ TEST(nic, register_map_and_unsupported_requests) {
     });
 }
 
+// A generator floods VF 0 from the wire (one 64 B frame every 50 ns) faster than VF 0's RX
+// engine writes them (each frame waits for a 200 ns write), while VF 0 transmits to the wire. The
+// RX frames are captured when they arrive, not when the engine gets to them, so the capture is in
+// time order although TX frames seen later by the engine are already in the file.
+TEST(nic, wire_capture_is_in_time_order_while_rx_backs_up) {
+    const std::string dir = temp_dir("order");
+    const net::mac_address gen_mac = net::mac_address::from_u64(0x0200000000feull);
+    {
+        nic dev("nic", nic_params{});
+        fake_root_complex rc("rc");
+        net::generator_params gp;
+        gp.dst = mac_of(1);
+        gp.src = gen_mac;
+        gp.frame_bytes = 64;
+        gp.rate_fps = 20e6;  // 1 / 20 MHz = 50 ns apart
+        gp.count = 100;
+        gp.start = 2000 * ns;
+        net::constant_rate_generator gen("gen", gp);
+        host h("host", [&](host& h) {
+            h.bring_up(1);
+            h.setup_rx(1, 64, 0, 63);
+            h.setup_tx(1, 64);
+            h.wait_ns(1900);
+            const auto frame = make_frame(gen_mac, mac_of(1), 60, 1);
+            for (unsigned k = 0; k < 10; ++k) {
+                h.post_tx(1, k, frame);
+                h.reg_write(1, nic_reg::tdt, k + 1);
+                h.wait_ns(300);
+            }
+            h.wait_ns(50000);
+        });
+        h.dev = &dev;
+        h.rc = &rc;
+        h.out.bind(dev.link_in);
+        dev.link_out.bind(rc.socket);
+        dev.wire_out.bind(gen.wire_in);
+        gen.wire_out.bind(dev.wire_in);
+        dev.capture_wire(dir + "/wire.pcap");
+        sc_core::sc_start();
+        EXPECT_TRUE(h.finished);
+        EXPECT_EQ(dev.wire_tx_frames(), 10u);
+        EXPECT_EQ(dev.wire_rx_frames(), 100u);
+        // 63 RX descriptors handed over: 63 frames written, 37 dropped for lack of one.
+        EXPECT_EQ(dev.stats(1).rx_frames.value(), 63u);
+        EXPECT_EQ(dev.stats(1).rx_no_descriptor.value(), 37u);
+        dev.flush_captures();
+    }
+    const net::pcap_file f = net::read_pcap(dir + "/wire.pcap");
+    ASSERT_EQ(f.records.size(), 110u);
+    tick_t last_rx = 0;
+    unsigned rx = 0;
+    for (std::size_t i = 0; i < f.records.size(); ++i) {
+        if (i > 0) {
+            EXPECT_LE(f.records[i - 1].time, f.records[i].time) << "record " << i;
+        }
+        const bool from_gen = std::equal(gen_mac.bytes().begin(), gen_mac.bytes().end(),
+                                         f.records[i].bytes.begin() + 6);
+        if (!from_gen) continue;
+        // At arrival: the generator's 50 ns spacing (the same fraction of a ns each time).
+        if (rx++ > 0) {
+            EXPECT_EQ(f.records[i].time - last_rx, 50 * ns) << "record " << i;
+        }
+        last_rx = f.records[i].time;
+    }
+    EXPECT_EQ(rx, 100u);
+    std::filesystem::remove_all(dir);
+}
+
+// echo 0 > sriov_numvfs while the engine still holds work for VF 1: the frame the PF sent it and
+// VF 1's own TX doorbell. Both go with the VF (the frame counted), the VF forgets its MAC, and
+// its queues stay stopped when VFs come back.
+TEST(nic, clearing_vf_enable_drops_the_vfs_work_in_flight) {
+    const net::mac_address peer = net::mac_address::from_u64(0x0200000000feull);
+    simulate([&](host& h) {
+        h.bring_up(2);
+        h.setup_rx(2, 8, 0, 7);
+        h.setup_tx(0, 8);
+        h.setup_tx(2, 8);
+        const auto to_vf1 = make_frame(mac_of(2), mac_of(0), 100, 1);
+        // PF doorbell at t = 0: at 40 ns the engine reads the descriptor (usable at 600), the
+        // buffer (usable at 1160) and switches the frame at 1180 ns; it waits in VF 1's RX queue
+        // for that time. VF 1's doorbell (also at 0) waits behind the PF's batch.
+        h.post_tx(0, 0, to_vf1);
+        h.reg_write(0, nic_reg::tdt, 1);
+        h.post_tx(2, 0, make_frame(peer, mac_of(2), 80, 2));
+        h.reg_write(2, nic_reg::tdt, 1);
+        h.wait_ns(500);
+        nic_functions& fns = h.dev->functions();
+        const std::uint16_t cap = fns.sriov().offset();
+        h.cfg_write(fns.pf_id(), cap + sriov_reg::control, 2, 0);  // VF Enable = 0
+        EXPECT_EQ(fns.vf_count(), 0u);
+        EXPECT_EQ(h.dev->vf_disabled_drops(), 1u);
+        EXPECT_FALSE(h.dev->veb().lookup(mac_of(2), 0).has_value());
+        h.wait_ns(5000);
+        // To VF 1's old MAC: unknown unicast from a function port, so to the uplink.
+        h.post_tx(0, 1, to_vf1);
+        h.reg_write(0, nic_reg::tdt, 2);
+        h.wait_ns(5000);
+        EXPECT_EQ(h.dev->stats(0).tx_frames.value(), 2u);
+        EXPECT_EQ(h.dev->stats(2).tx_frames.value(), 0u);
+        EXPECT_EQ(h.dev->stats(2).rx_frames.value(), 0u);
+        EXPECT_EQ(h.dev->wire_tx_frames(), 1u);
+        // The VFs come back with their queues stopped.
+        fns.set_num_vfs(2);
+        EXPECT_EQ(h.reg(2, nic_reg::ctrl) & (nic_reg::ctrl_bits::txen | nic_reg::ctrl_bits::rxen),
+                  0u);
+        // And the set_num_vfs path tears them down the same way.
+        fns.set_num_vfs(0);
+        EXPECT_EQ(fns.vf_count(), 0u);
+        h.wait_ns(1000);
+    });
+}
+
+// A VF driver chains two 9000 B buffers into one frame: 18000 + 4 B of FCS is above the 9018 B
+// maximum, so the frame is dropped at EOP without reading its second buffer; the next frames
+// (exactly 9014 + 4 = 9018 B, then 100 B) go out.
+TEST(nic, tx_frame_above_max_frame_bytes_is_dropped_and_the_ring_resynchronises) {
+    const net::mac_address peer = net::mac_address::from_u64(0x0200000000feull);
+    const std::uint64_t big0 = region(1) + 0x80000, big1 = region(1) + 0xa0000;
+    const std::uint64_t big2 = region(1) + 0xc0000;
+    simulate([&](host& h) {
+        h.bring_up(1);
+        h.setup_tx(1, 8);
+        const auto part = make_frame(peer, mac_of(1), 9000, 1);
+        h.rc->memory.write(big0, part.data(), part.size());
+        h.rc->memory.write(big1, part.data(), part.size());
+        tx_descriptor d;
+        d.buffer_address = big0;
+        d.length = 9000;
+        d.cmd = tx_cmd::rs;  // no EOP
+        auto b = d.encode();
+        h.rc->memory.write(tx_ring(1), b.data(), b.size());
+        d.buffer_address = big1;
+        d.cmd = tx_cmd::eop | tx_cmd::rs;
+        b = d.encode();
+        h.rc->memory.write(tx_ring(1) + 16, b.data(), b.size());
+        const auto max = make_frame(peer, mac_of(1), 9014, 2);
+        h.rc->memory.write(big2, max.data(), max.size());
+        h.post_tx(1, 2, max, big2);
+        h.post_tx(1, 3, make_frame(peer, mac_of(1), 100, 3));
+        h.reg_write(1, nic_reg::tdt, 4);
+        h.wait_ns(20000);
+        const function_stats& st = h.dev->stats(1);
+        EXPECT_EQ(st.tx_oversize.value(), 1u);
+        EXPECT_EQ(st.tx_malformed.value(), 0u);
+        EXPECT_EQ(st.tx_frames.value(), 2u);
+        EXPECT_EQ(st.tx_bytes.value(), 9014u + 100u);
+        EXPECT_EQ(h.dev->wire_tx_frames(), 2u);
+        EXPECT_EQ(h.reg(1, nic_reg::tdh), 4u);
+        for (unsigned k = 0; k < 4; ++k) EXPECT_TRUE(h.tx_desc(1, k).status & desc_status::dd);
+        for (const dma_record& r : h.rc->dma)
+            EXPECT_FALSE(!r.write && r.addr >= big1 && r.addr < big1 + 9000) << r.addr;
+    });
+}
+
 TEST(nic, bad_parameters_name_their_key) {
     nic_params p;
     p.max_read_requests = 0;
@@ -488,6 +644,16 @@ TEST(nic, bad_parameters_name_their_key) {
         FAIL() << "no exception";
     } catch (const std::invalid_argument& e) {
         EXPECT_NE(std::string(e.what()).find("nic.max_read_requests"), std::string::npos);
+    }
+    for (unsigned bad : {63u, 16385u}) {
+        nic_params q;
+        q.max_frame_bytes = bad;
+        try {
+            nic dev(sc_core::sc_gen_unique_name("nic"), q);
+            FAIL() << "no exception for " << bad;
+        } catch (const std::invalid_argument& e) {
+            EXPECT_NE(std::string(e.what()).find("nic.max_frame_bytes"), std::string::npos);
+        }
     }
 }
 

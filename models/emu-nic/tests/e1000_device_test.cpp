@@ -298,7 +298,7 @@ TEST_F(fixture, MalformedRxRingStopsTheQueue) {
     wr(reg::ctrl, ctrl::rst);  // reset restarts it
     EXPECT_FALSE(dev->rx_stopped());
     setup_rx();
-    wr(reg::rdlen, 100);  // not a multiple of 128
+    wr(reg::rdlen, 100);  // bits 6:0 are ignored: RDLEN reads 0, an empty ring
     dev->receive(frame(64, 0), 0);
     EXPECT_TRUE(dev->rx_stopped());
     EXPECT_EQ(dev->stats().ring_errors.value(), 2u);
@@ -324,7 +324,7 @@ TEST_F(fixture, RxBufferOutsideGuestRamStopsTheQueue) {
 }
 
 TEST_F(fixture, MalformedTxRingStopsTheQueue) {
-    setup_tx(100);  // TDLEN not a multiple of 128
+    setup_tx(100);  // bits 6:0 are ignored: TDLEN reads 0, an empty ring
     put_tx(0, tx_buf, frame(64, 0), txd_cmd::eop);
     wr(reg::tdt, 1);
     EXPECT_TRUE(dev->tx_stopped());
@@ -349,6 +349,58 @@ TEST_F(fixture, MalformedTxRingStopsTheQueue) {
     EXPECT_TRUE(dev->tx_stopped());
     EXPECT_EQ(dev->stats().dma_errors.value(), 1u);
     EXPECT_EQ(rd(reg::tdh), 1u);
+}
+
+// RDLEN/TDLEN bits 6:0 are ignored on write and read as 0 (SDM §13.4.28, §13.4.39): a length
+// that is not a multiple of 128 cannot be programmed, so it never stops a queue.
+TEST_F(fixture, RingLengthLowBitsReadAsZero) {
+    wr(reg::rdlen, 0xfffff);
+    EXPECT_EQ(rd(reg::rdlen), 0xfff80u);  // bits 19:7
+    setup_tx(128 + 0x55);
+    EXPECT_EQ(rd(reg::tdlen), 128u);  // 8 descriptors
+    put_tx(0, tx_buf, frame(64, 0), txd_cmd::eop | txd_cmd::rs);
+    wr(reg::tdt, 1);
+    EXPECT_FALSE(dev->tx_stopped());
+    ASSERT_EQ(tap.size(), 1u);
+    EXPECT_EQ(dev->stats().ring_errors.value(), 0u);
+}
+
+// A frame gathers at most 64 KiB, as QEMU's e1000 TX buffer: 40000 + 40000 bytes go out as the
+// first 65536 (all of the first buffer, 25536 of the second); 65535 + 1 bytes fill it exactly, so
+// a third buffer outside guest RAM is never read (no DMA error); each cut frame counts once.
+TEST_F(fixture, TxFrameIsCutAtSixtyFourKib) {
+    constexpr std::uint64_t a = 0x40000, b = 0x60000, c = 0x80000;
+    setup_tx();
+    std::vector<std::uint8_t> pa(40000), pb(40000), pc(65535);
+    std::iota(pa.begin(), pa.end(), 1);
+    std::iota(pb.begin(), pb.end(), 7);
+    std::iota(pc.begin(), pc.end(), 3);
+    put_tx(0, a, pa, 0);
+    put_tx(1, b, pb, txd_cmd::eop | txd_cmd::rs);
+    put_tx(2, c, pc, 0);
+    put_tx(3, tx_buf, {0x5a}, 0);
+    tx_desc outside;
+    outside.buffer_addr = 0x4000'0000;  // not guest RAM
+    outside.length = 64;
+    outside.cmd = txd_cmd::eop | txd_cmd::rs;
+    const auto raw = outside.encode();
+    guest_write(tx_ring + 4 * 16, raw.data(), 16);
+    put_tx(5, tx_buf + 0x1000, frame(100, 9), txd_cmd::eop | txd_cmd::rs);
+    wr(reg::tdt, 6);
+    EXPECT_FALSE(dev->tx_stopped());
+    EXPECT_EQ(dev->stats().dma_errors.value(), 0u);
+    EXPECT_EQ(rd(reg::tdh), 6u);
+    ASSERT_EQ(tap.size(), 3u);
+    std::vector<std::uint8_t> want(pa);
+    want.insert(want.end(), pb.begin(), pb.begin() + (65536 - 40000));
+    EXPECT_EQ(tap[0].first, want);
+    want = pc;
+    want.push_back(0x5a);
+    EXPECT_EQ(tap[1].first, want);
+    EXPECT_EQ(tap[2].first, frame(100, 9));
+    EXPECT_EQ(dev->stats().tx_truncated.value(), 2u);
+    EXPECT_EQ(dev->stats().tx_frames.value(), 3u);
+    EXPECT_EQ(dev->stats().tx_bytes.value(), 65536u + 65536u + 100u);
 }
 
 TEST(E1000Device, RejectsClock) {

@@ -8,8 +8,11 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "models/core/log.h"
 #include "models/net/ethernet.h"
+#include "models/net/frame_port.h"
 
 namespace iovsim::net {
 namespace {
@@ -78,6 +81,45 @@ TEST_F(Pcap, WriterErrors) {
     EXPECT_THROW(w.write(999, std::vector<std::uint8_t>(60, 0)), std::invalid_argument);
     EXPECT_THROW(w.write(2000, std::vector<std::uint8_t>(pcap_snaplen + 1, 0)),
                  std::invalid_argument);
+}
+
+// wire_capture holds a frame until the kernel time passes it, then writes it in time order. A
+// frame handed over later than the contract allows (its time already behind a written one) or
+// above the snaplen is left out, logged and counted: neither capture(), flush() nor the
+// destructor throws, and the file stays a valid pcap in time order.
+TEST_F(Pcap, WireCaptureLeavesOutWhatItCannotWriteAndNeverThrows) {
+    std::vector<std::string> lines;
+    core::set_log_sink([&](std::string_view l) { lines.emplace_back(l); });
+    const std::vector<std::uint8_t> f64(64, 0x11);  // 60 B stored (the FCS is cut)
+    {
+        wire_capture c(m_file.string());
+        c.capture(1000, f64, 0);  // held: the kernel is at 0
+        c.capture(3000, f64, 0);
+        c.capture(5000, f64, 4000);  // kernel at 4000: frames at 1000 and 3000 are written
+        // A frame for time 2000 handed over at kernel time 6000: it is behind the 3000 already
+        // in the file and is left out; 5000 is written.
+        EXPECT_NO_THROW(c.capture(2000, f64, 6000));
+        EXPECT_EQ(c.write_errors(), 1u);
+        // Larger than the snaplen (262144 B): held until flush, then left out.
+        EXPECT_NO_THROW(c.capture(7000, std::vector<std::uint8_t>(pcap_snaplen + 5, 0), 6000));
+        c.capture(8000, f64, 6000);  // still pending at destruction
+        EXPECT_NO_THROW(c.flush());
+        EXPECT_EQ(c.write_errors(), 2u);
+        c.capture(9000, f64, 6000);  // the destructor flushes this one
+    }
+    core::reset_logging();
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_NE(lines[0].find("net.pcap: error:"), std::string::npos) << lines[0];
+    EXPECT_NE(lines[0].find("earlier than the previous one"), std::string::npos) << lines[0];
+    EXPECT_NE(lines[1].find("exceeds the snaplen"), std::string::npos) << lines[1];
+    // 1000, 3000, 5000, 8000 and 9000 ps: whole nanoseconds 1, 3, 5, 8, 9.
+    const pcap_file f = read_pcap(m_file.string());
+    ASSERT_EQ(f.records.size(), 5u);
+    const tick_t want[] = {1, 3, 5, 8, 9};
+    for (std::size_t i = 0; i < 5; ++i) {
+        EXPECT_EQ(f.records[i].time, want[i] * ticks_per_ns);
+        EXPECT_EQ(f.records[i].bytes.size(), 60u);
+    }
 }
 
 TEST_F(Pcap, ReaderErrors) {

@@ -228,6 +228,42 @@ TEST(VirtioBackend, DropsAndErrors) {
     EXPECT_TRUE(p.sent.empty());
 }
 
+// The backend's TX queue takes chains of up to 64 KiB + the 12-byte header = 65548 readable
+// bytes: a 65536-byte frame goes out, one byte more breaks the queue (readable_too_large),
+// reported once through on_error, and nothing is sent.
+TEST(VirtioBackend, TxChainAboveSixtyFourKibBreaksTheQueue) {
+    platform p;
+    std::vector<queue_error> errors;
+    p.backend.on_error = [&](std::uint16_t q, queue_error e) {
+        EXPECT_EQ(q, tx_queue);
+        errors.push_back(e);
+        p.dev.needs_reset();
+    };
+    ASSERT_TRUE(p.drv.init(p.env));
+    const std::uint64_t tx_desc = ram_hpa + p.dev.queue(tx_queue).desc;
+    const std::uint64_t avail = ram_hpa + p.dev.queue(tx_queue).driver;
+    const auto post = [&](std::uint16_t n, std::uint32_t len) {
+        p.host.write_u64(tx_desc, 0x200000);
+        p.host.write_u32(tx_desc + 8, len);
+        p.host.write_u16(tx_desc + 12, 0);
+        p.host.write_u16(tx_desc + 14, 0);
+        p.host.write_u16(avail + 4 + 2 * (n - 1), 0);  // ring[n - 1] = descriptor 0
+        p.host.write_u16(avail + 2, n);                // idx = n
+        p.dev.mmio_write(virtio_net_pci::notify_offset(tx_queue), 2, tx_queue);
+    };
+    post(1, 65536 + 12);
+    EXPECT_FALSE(p.last_tx.error);
+    ASSERT_EQ(p.sent.size(), 1u);
+    EXPECT_EQ(p.sent[0].size(), 65536u);
+    post(2, 65536 + 13);
+    EXPECT_TRUE(p.last_tx.error);
+    EXPECT_EQ(p.last_tx.frames, 0u);
+    EXPECT_EQ(p.backend.tx_ring()->error(), queue_error::readable_too_large);
+    EXPECT_EQ(errors, std::vector<queue_error>{queue_error::readable_too_large});
+    EXPECT_EQ(p.sent.size(), 1u);
+    EXPECT_TRUE(p.drv.needs_reset(p.env));
+}
+
 TEST(VirtioBackend, TranslatedMemoryFaults) {
     cpu::ept map;
     mem::sparse_store host(64ull << 30);

@@ -348,6 +348,60 @@ TEST(VirtqMalformedMemory, FaultsBreakTheQueue) {
     EXPECT_FALSE(dev.write_chain(*c, bytes.data(), 0));
 }
 
+// A device that takes at most 100 readable bytes a chain: 60 + 40 is accepted, 60 + 41 breaks
+// the queue like any malformed chain. Writable bytes do not count against it.
+TEST(VirtqMalformed, ReadableBytesAboveTheDeviceLimitBreakTheQueue) {
+    mem::sparse_store s(1 << 20);
+    store_memory m(s);
+    const queue_layout l = contiguous_layout(0x10000, 8);
+    virtq_driver drv(m, l, false);
+    virtq_device dev(m, l, false, 100);
+    drv.add({{0x1000, 60}, {0x2000, 40}}, {{0x3000, 500}});
+    auto c = dev.pop();
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->readable_bytes, 100u);
+    EXPECT_FALSE(dev.broken());
+    drv.add({{0x1000, 60}, {0x2000, 41}}, {});
+    EXPECT_FALSE(dev.pop());
+    EXPECT_TRUE(dev.broken());
+    EXPECT_EQ(dev.error(), queue_error::readable_too_large);
+    EXPECT_STREQ(to_string(dev.error()), "readable_too_large");
+    EXPECT_EQ(dev.errors(), 1u);
+}
+
+// A chain claiming 0xfffffff0 bytes in one buffer outside guest memory: read_chain grows its copy
+// only by what it could read (at most one 64 KiB piece is tried), so it faults without allocating
+// the claimed ~4 GiB.
+TEST(VirtqMalformedMemory, HugeBufferFaultsWithoutAllocatingIt) {
+    mem::sparse_store s(1 << 20);
+    store_memory m(s);
+    const queue_layout l = contiguous_layout(0x10000, 8);
+    virtq_driver drv(m, l, false);
+    virtq_device dev(m, l, false);
+    drv.add({{0x7fff0000000ull, 0xfffffff0u}}, {});
+    auto c = dev.pop();
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->readable_bytes, 0xfffffff0u);
+    std::vector<std::uint8_t> out;
+    EXPECT_FALSE(dev.read_chain(*c, out));
+    EXPECT_TRUE(out.empty());
+    EXPECT_LE(out.capacity(), 64u * 1024);
+    EXPECT_EQ(dev.error(), queue_error::memory_fault);
+    // A buffer above 64 KiB inside memory is still read whole, in pieces: 0x10000 + 0x100 bytes.
+    const queue_layout l2 = contiguous_layout(0x40000, 8);
+    virtq_driver drv2(m, l2, false);
+    virtq_device dev2(m, l2, false);
+    std::vector<std::uint8_t> pattern(0x10100);
+    for (std::size_t i = 0; i < pattern.size(); ++i) pattern[i] = static_cast<std::uint8_t>(i * 7);
+    s.write(0x80000, pattern.data(), pattern.size());
+    drv2.add({{0x80000, 0x10100}}, {});
+    auto c2 = dev2.pop();
+    ASSERT_TRUE(c2);
+    std::vector<std::uint8_t> got;
+    ASSERT_EQ(dev2.read_chain(*c2, got), 0x10100u);
+    EXPECT_EQ(got, pattern);
+}
+
 TEST(VirtqDevice, GatherAndScatter) {
     rig r(8, false);
     const std::uint8_t a[3] = {1, 2, 3}, b[2] = {4, 5};
