@@ -14,12 +14,14 @@
 #include "models/core/sc_glue.h"
 #include "models/core/stats.h"
 #include "models/pcie/lspci_dump.h"
+#include "platform/default_config.h"
 #include "platform/dmabench.h"
 #include "platform/host_platform.h"
 #include "platform/kernel_rate.h"
 #include "platform/nicbench.h"
 #include "platform/pf_driver.h"
 #include "platform/platform_params.h"
+#include "platform/rr_workload.h"
 #include "platform/version.h"
 
 namespace iovsim::platform {
@@ -242,6 +244,101 @@ int cmd_nicbench(const run_options& o, bool pcap) {
     return 0;
 }
 
+// `iovsim run [CONFIG]`: the workload (workload.*) in vm.mode on the NIC platform, with every
+// round trip split among the stages (DESIGN.md §3). Writes DIR/stats.json, DIR/params.yaml and,
+// with --packets, DIR/packets.csv (one row per packet, warm-up ones included). Without CONFIG the
+// shipped default (platform/configs/default.yaml) is used.
+int cmd_run(const run_options& o, bool packets) {
+    core::param_registry reg;
+    declare_platform_params(reg);
+    core::param_tree tree(reg);
+    if (o.config.empty())
+        tree.load_yaml_text(std::string(default_run_yaml()), "the default configuration");
+    else
+        tree.load_file(o.config);
+    for (const std::string& s : o.sets) tree.set(s);
+    platform_config config = make_platform_config(tree);
+    const workload_config& w = config.workload;
+    check_runnable(w);
+    if (w.mode == vm_mode::passthrough) {
+        throw core::config_error(
+            "vm.mode: passthrough is not yet runnable by `iovsim run` (bare-metal is)");
+    }
+    if (config.device != platform_device::nic || config.peer != nic_peer::echo)
+        throw core::config_error("pcie.device must be nic and nic.peer echo for `iovsim run`");
+    config.accounting = true;
+    const std::filesystem::path out = make_out_dir(o.out);
+
+    host_platform p(config);
+    core::accountant acc(w.warmup);
+    std::ofstream csv;
+    if (packets) {
+        csv.open(out / "packets.csv");
+        if (!csv) throw sim_failure(fmt::format("cannot write {}", (out / "packets.csv").string()));
+        csv << "packet,warmup,begin_ns,end_ns,rtt_ns";
+        for (std::size_t i = 0; i < core::stage_count; ++i)
+            csv << ',' << core::to_string(static_cast<core::stage>(i)) << "_ns";
+        csv << '\n';
+        acc.on_complete([&csv](const core::packet_record& r) {
+            csv << fmt::format("{},{},{:.3f},{:.3f},{:.3f}", r.id, r.warmup ? 1 : 0,
+                               ticks_to_ns(r.begin), ticks_to_ns(r.end),
+                               ticks_to_ns(r.round_trip()));
+            for (const tick_t t : r.stage_ticks) csv << fmt::format(",{:.3f}", ticks_to_ns(t));
+            csv << '\n';
+        });
+    }
+    rr_result result;
+    install_bare_metal_rr(p, w, acc, result);
+    const double wall = simulate(p);
+    if (packets) csv.close();
+
+    core::stats_registry stats;
+    p.register_stats(stats);
+    p.nic->register_stats(stats, "nic");
+    acc.publish(stats);
+    const double window_s = ticks_to_ns(result.measured_end - result.measured_begin) * 1e-9;
+    const double pps = window_s > 0 ? static_cast<double>(acc.measured()) / window_s : 0.0;
+    stats.add_value("throughput.packets_per_s", "packets/s",
+                    "measured round trips per simulated second (first measured request to last "
+                    "response)",
+                    pps);
+    stats.add_value("throughput.gbps", "Gbps",
+                    "request bytes (frame with FCS) per simulated second, one direction",
+                    pps * w.size * 8 / 1e9);
+    // Bare metal: no VM, no exits.
+    stats.add_value("vm_exits.total", "exits", "VM exits during the run", 0.0);
+    stats.add_value("vm_exits.per_packet", "exits", "VM exits per round trip", 0.0);
+    if (!p.iommu) {
+        stats.add_value("iommu.iotlb.hits", "lookups", "IOTLB hits (the IOMMU is off)", 0.0);
+        stats.add_value("iommu.iotlb.misses", "lookups", "IOTLB misses (the IOMMU is off)", 0.0);
+    }
+    stats.add_value("rr.sent", "packets", "requests sent", static_cast<double>(result.sent));
+    stats.add_value("rr.received", "packets", "responses received",
+                    static_cast<double>(result.received));
+    stats.add_value("rr.verified", "packets",
+                    "responses that echoed the request (payload equal, MACs swapped)",
+                    static_cast<double>(result.verified));
+    const double simulated_ns = ticks_to_ns(now_ticks());
+    stats.add_value("sim.version", "", "iovsim version", std::string(version()));
+    stats.add_value("sim.simulated_ns", "ns", "simulated time at the end of the run", simulated_ns);
+    stats.add_value("sim.wall_s", "s", "wall-clock time of the simulation", wall);
+    stats.add_value("sim.packets_per_wall_s", "packets/s",
+                    "simulation speed: round trips per wall-clock second",
+                    wall > 0 ? static_cast<double>(acc.completed()) / wall : 0.0);
+    stats.write_json((out / "stats.json").string());
+    write_file(out / "params.yaml", tree.to_yaml());
+
+    const core::histogram& rtt = acc.round_trip_ns();
+    std::cout << fmt::format(
+        "run: {} rr, {} B frames, {} round trips ({} measured): rtt p50 {:.1f} ns  p99 {:.1f} "
+        "ns, {:.0f} packets/s\n",
+        to_string(w.mode), w.size, acc.completed(), acc.measured(), rtt.percentile(0.5),
+        rtt.percentile(0.99), pps);
+    std::cout << fmt::format("{:.1f} us simulated in {:.3f} s wall; wrote {}\n",
+                             simulated_ns / 1000.0, wall, (out / "stats.json").string());
+    return 0;
+}
+
 // The raw kernel's rate for the run's kernel work, measured in a child process (one elaboration
 // per process), the median of `kernel_repeats` loops.
 constexpr unsigned kernel_repeats = 5;
@@ -372,7 +469,12 @@ int cli_main(int argc, char** argv) {
     CLI::App* params = app.add_subcommand("params", "List every parameter: default, unit, meaning");
     params->add_flag("--json", params_json, "As JSON objects (name, default, unit, description)");
 
-    run_options config_opts, lspci_opts, bench_opts, nicbench_opts;
+    run_options config_opts, lspci_opts, bench_opts, nicbench_opts, run_opts;
+    CLI::App* run = app.add_subcommand(
+        "run", "Run the workload (workload.*) in vm.mode against the echo peer, timed per stage");
+    add_run_options(run, run_opts, true);
+    bool run_packets = false;
+    run->add_flag("--packets", run_packets, "Also write DIR/packets.csv: one row per packet");
     add_run_options(app.add_subcommand("config", "Print the resolved configuration and stop"),
                     config_opts, false);
     add_run_options(app.add_subcommand("lspci",
@@ -429,6 +531,7 @@ int cli_main(int argc, char** argv) {
         sc_core::sc_report_handler::set_actions(sc_core::SC_WARNING, sc_core::SC_DISPLAY);
         if (app.got_subcommand("params")) return cmd_params(params_json);
         if (app.got_subcommand("config")) return cmd_config(config_opts);
+        if (app.got_subcommand("run")) return cmd_run(run_opts, run_packets);
         if (app.got_subcommand("lspci")) return cmd_lspci(lspci_opts);
         if (app.got_subcommand("dmabench")) return cmd_dmabench(bench_opts, bench_speed);
         if (app.got_subcommand("nicbench")) return cmd_nicbench(nicbench_opts, nicbench_pcap);

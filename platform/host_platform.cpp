@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "models/core/sc_glue.h"
+#include "models/net/wire.h"
 
 namespace iovsim::platform {
 
@@ -27,23 +28,45 @@ host_platform::host_platform(const platform_config& c)
       interrupts("interrupts"),
       cpu("cpu", c.map) {
     tlm::tlm_global_quantum::instance().set(to_sc_time(c.quantum));
+    using core::stage;
+    // Binds from → to, through a probe when accounting (see the header).
+    const auto link = [this, &c](auto& from, auto& to, const char* name, tlm_probe::hook h) {
+        if (!c.accounting) {
+            from.bind(to);
+            return;
+        }
+        tlm_probes.push_back(std::make_unique<tlm_probe>(name, std::move(h)));
+        from.bind(tlm_probes.back()->in);
+        tlm_probes.back()->out.bind(to);
+    };
+    const auto on_request = [this](stage s) -> tlm_probe::hook {
+        return [this, s](const tlm::tlm_generic_payload&, tick_t t, bool response) {
+            if (!response) timeline.mark(t, s);
+        };
+    };
+    const stage irq_stage = c.iommu_enabled ? stage::iommu : stage::host_stack;
     cpu.socket.bind(rc.cpu_socket);
     rc.cpu_mem_socket.bind(memory.cpu_socket);
+    // Device-side memory: the request reaches memory, the answer leaves it.
+    const tlm_probe::hook at_memory = [this](const tlm::tlm_generic_payload&, tick_t t,
+                                             bool response) {
+        timeline.mark(t, response ? stage::pcie : stage::memory);
+    };
     if (c.iommu_enabled) {
         iommu = std::make_unique<iommu::iommu>("iommu", memory, c.iommu);
-        rc.dma_socket.bind(iommu->in);
-        iommu->out.bind(memory.device_socket);
+        link(rc.dma_socket, iommu->in, "probe_translation", on_request(stage::iommu));
+        link(iommu->out, memory.device_socket, "probe_memory", at_memory);
         rc.iommu_socket.bind(iommu->regs);
-        rc.irq_socket.bind(iommu->irq_in);
+        link(rc.irq_socket, iommu->irq_in, "probe_interrupt", on_request(irq_stage));
         iommu->irq_out.bind(interrupts.socket);
         iommu_access = std::make_unique<cpu_iommu_access>(cpu);
         iommu_driver =
             std::make_unique<iommu::driver>(*iommu_access, memory.store(), c.iommu_driver);
     } else {
         translation = std::make_unique<pcie::identity_translation>("translation");
-        rc.dma_socket.bind(translation->in);
-        translation->out.bind(memory.device_socket);
-        rc.irq_socket.bind(interrupts.socket);
+        link(rc.dma_socket, translation->in, "probe_translation", on_request(stage::iommu));
+        link(translation->out, memory.device_socket, "probe_memory", at_memory);
+        link(rc.irq_socket, interrupts.socket, "probe_interrupt", on_request(irq_stage));
     }
     if (c.device == platform_device::dma_bench) {
         endpoint = std::make_unique<pcie::dma_endpoint>("dma_endpoint", c.endpoint);
@@ -52,15 +75,53 @@ host_platform::host_platform(const platform_config& c)
         return;
     }
     nic = std::make_unique<nic::nic>("nic", c.nic);
-    rc.downstream.bind(nic->link_in);
-    nic->link_out.bind(rc.upstream);
+    link(rc.downstream, nic->link_in, "probe_nic_in", on_request(stage::nic));
+    // A NIC request leaves the NIC; its answer is back (MSI-X writes go on to the interrupt path).
+    const pcie::host_map& map = c.map;
+    link(nic->link_out, rc.upstream, "probe_nic_out",
+         [this, map](const tlm::tlm_generic_payload& t, tick_t at, bool response) {
+             if (!response)
+                 timeline.mark(at, stage::pcie);
+             else if (!map.interrupt.contains(t.get_address()))
+                 timeline.mark(at, stage::nic);
+         });
     if (c.peer == nic_peer::echo) {
         net::echo_peer_params pp;
         pp.wire = c.nic.wire;
         pp.turnaround = c.peer_turnaround;
         peer = std::make_unique<net::echo_peer>("peer", pp);
-        nic->wire_out.bind(peer->wire_in);
-        peer->wire_out.bind(nic->wire_in);
+        if (c.accounting) {
+            const net::wire_params w = c.nic.wire;
+            const auto on_wire = [w](const std::vector<std::uint8_t>& f) {
+                // As wire_direction has it: the last bit arrives before the inter-frame gap.
+                return net::serialization_ticks(f.size(), w.line_rate_bps) -
+                       bytes_to_ticks(12, w.line_rate_bps) +
+                       net::propagation_ticks(w.length_m, w.delay_ns_per_m);
+            };
+            // The frame is on the wire or at the peer from the start of its transmission to
+            // its echo's arrival back at the NIC: nothing else holds the packet then.
+            wire_to_peer = std::make_unique<frame_probe>(
+                "probe_wire_to_peer",
+                [this, on_wire](const std::vector<std::uint8_t>& f, tick_t arrival) {
+                    m_wire_start = arrival - on_wire(f);
+                    timeline.mark(m_wire_start, stage::wire, true);
+                    timeline.mark(arrival, stage::peer, true);
+                });
+            wire_from_peer = std::make_unique<frame_probe>(
+                "probe_wire_from_peer",
+                [this, on_wire](const std::vector<std::uint8_t>& f, tick_t arrival) {
+                    timeline.mark(arrival - on_wire(f), stage::wire, true);
+                    timeline.mark(arrival, stage::nic, true);
+                    timeline.exclusive(m_wire_start, arrival);
+                });
+            nic->wire_out.bind(wire_to_peer->in);
+            wire_to_peer->out.bind(peer->wire_in);
+            peer->wire_out.bind(wire_from_peer->in);
+            wire_from_peer->out.bind(nic->wire_in);
+        } else {
+            nic->wire_out.bind(peer->wire_in);
+            peer->wire_out.bind(nic->wire_in);
+        }
     } else {
         terminator = std::make_unique<wire_terminator>("wire_terminator");
         nic->wire_out.bind(terminator->wire_in);

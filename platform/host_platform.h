@@ -11,6 +11,17 @@
 // is built at 01:00.0, the routing ID enumeration gives device 0 below root port 0;
 // check_nic_placement() confirms it after enumeration. Builds and binds only; behaviour lives in
 // the models.
+//
+// With platform_config::accounting (`iovsim run`), packet probes (packet_probe.h) sit on the
+// bindings CPU→NIC, NIC→root complex, root complex→translation stage, translation stage→memory
+// (device side), root complex→interrupt path, and on both directions of the cable; they mark
+// stage changes of the packet open in `timeline`: pcie→nic at the NIC, nic→pcie when a NIC
+// request leaves, →iommu at the translation stage (the identity stage when the IOMMU is off: zero
+// time), →memory at memory, memory→pcie when memory answers, →nic when the answer is back at the
+// NIC (not for MSI-X writes, which go on to the interrupt path), →wire when a frame starts on the
+// cable (its arrival less serialization and propagation), →peer / →nic when it arrives; from the
+// request's start on the wire to the echo's arrival at the NIC the span is exclusive (the NIC's
+// TX descriptor write-back meanwhile is off the packet's path).
 #pragma once
 
 #include <memory>
@@ -26,6 +37,7 @@
 #include "models/pcie/root_complex.h"
 #include "platform/host_cpu.h"
 #include "platform/interrupt_sink.h"
+#include "platform/packet_probe.h"
 #include "platform/platform_params.h"
 
 namespace iovsim::platform {
@@ -97,6 +109,13 @@ public:
     // The host IOMMU driver (when iommu.enabled), run by programs on `cpu`.
     std::unique_ptr<cpu_iommu_access> iommu_access;
     std::unique_ptr<iommu::driver> iommu_driver;
+    // With config().accounting: the probes feeding `timeline`.
+    packet_timeline timeline;
+    std::vector<std::unique_ptr<tlm_probe>> tlm_probes;
+    std::unique_ptr<frame_probe> wire_to_peer, wire_from_peer;
+
+private:
+    tick_t m_wire_start = 0;  // the last frame to the peer started on the wire
 };
 
 }  // namespace iovsim::platform

@@ -14,6 +14,7 @@ void declare_platform_params(core::param_registry& reg) {
     core::declare_sim_params(reg);
     cpu::declare_cpu_params(reg);
     declare_ats_params(reg);
+    declare_workload_params(reg);
     const auto d = [&](const char* name, param_kind kind, const char* def, const char* unit,
                        const char* desc) -> param_decl {
         return param_decl(name, kind, def, unit, desc);
@@ -295,6 +296,7 @@ platform_config make_platform_config(const core::param_tree& tree) {
     c.quantum = tree.get_time("sim.quantum");
     c.max_time = tree.get_time("sim.max_time");
     c.seed = static_cast<std::uint64_t>(tree.get_int("sim.seed"));
+    c.workload = make_workload_config(tree);
 
     c.memory.llc_size = tree.get_bytes("mem.llc.size");
     c.memory.llc_ways = static_cast<std::uint32_t>(tree.get_int("mem.llc.ways"));

@@ -13,6 +13,7 @@
 #include "models/pcie/enumeration.h"
 #include "models/pcie/host_map.h"
 #include "models/pcie/root_complex.h"
+#include "platform/workload_params.h"
 #include "sriov-nic/nic.h"
 
 namespace iovsim::platform {
@@ -49,10 +50,13 @@ struct platform_config {
     tick_t quantum = 0;
     tick_t max_time = 0;  // 0: no limit
     std::uint64_t seed = 1;
+    workload_config workload;  // vm.mode, vm.memory, workload.* (`iovsim run`)
+    // Build the packet probes (packet_probe.h) that split each round trip among the stages.
+    bool accounting = false;
 };
 
-// Declares sim.*, host.*, mem.*, pcie.*, iommu.*, nic.*, nicbench.* and dmabench.* (the benches'
-// keys too, so one registry documents everything).
+// Declares sim.*, host.*, mem.*, pcie.*, iommu.*, nic.*, vm.*, workload.*, nicbench.* and
+// dmabench.* (the benches' keys too, so one registry documents everything).
 void declare_platform_params(core::param_registry& reg);
 
 // Reads a resolved tree into the models' structs. Throws core::config_error for combinations

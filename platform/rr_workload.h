@@ -1,0 +1,51 @@
+// The request/response workload (workload.type rr) on bare metal: the host's own driver on the
+// NIC's PF, no VM (vm.mode bare-metal).
+//
+// The host CPU (host_cpu.h, the stand-in: its driver code costs no instruction time, only its
+// memory and MMIO accesses cost what memory and the root complex charge) enumerates the
+// platform, gives the PF its MAC (pf_mac(), through the model API as the PF driver does), opens
+// the PF's TX and RX rings (64 descriptors, 2 KiB buffers, in DRAM above 4 GiB), and aims the
+// PF's RX MSI-X vector 0 at APIC 0, vector rr_vector. Then, workload.count times, one frame in
+// flight: it writes a request frame of workload.size bytes (FCS included, added by the NIC;
+// EtherType 0x88B5, a sequence number, a byte pattern) to the echo peer's MAC and its TX
+// descriptor (EOP|RS), writes TDT, sleeps until the RX MSI-X message reaches the interrupt
+// controller (interrupt-driven, no polling), reads the RX descriptor and frame and checks them
+// (DD|EOP, length, the payload echoed with the MACs swapped). workload.think_time later the next
+// request starts.
+//
+// Accounting (needs platform_config::accounting): a packet begins when the driver starts writing
+// the request (host_stack), pcie from the TDT write's issue, then the probes' marks
+// (host_platform.h) through nic, pcie, iommu (zero time: identity stage), memory, wire, peer, and
+// back; host_stack from the MSI-X message's arrival at the interrupt controller until the driver
+// has read and checked the response. The ISR's ICR acknowledgement and giving the RX slot back
+// (RDT) run after the packet completes, between round trips.
+//
+// Leaves out: ISR entry and softirq costs (no host core model here yet), more than one frame in
+// flight, TX completion reclaim (the TX ring is reused in order; one frame in flight).
+#pragma once
+
+#include <cstdint>
+
+#include "models/core/accountant.h"
+#include "platform/host_platform.h"
+#include "platform/workload_params.h"
+
+namespace iovsim::platform {
+
+inline constexpr std::uint8_t rr_vector = 0x40;  // the PF's RX vector at APIC 0
+
+struct rr_result {
+    std::uint64_t sent = 0;
+    std::uint64_t received = 0;  // responses seen with DD set
+    std::uint64_t verified = 0;  // of those, the request echoed (payload equal, MACs swapped)
+    tick_t measured_begin = 0;   // the first measured (post-warm-up) packet's begin
+    tick_t measured_end = 0;     // the last packet's end
+};
+
+// Installs the workload as the CPU's program. std::invalid_argument if the platform has no NIC
+// with the echo peer or was built without accounting. A response that does not come within
+// `timeout` stops the program with a std::runtime_error saying which packet and where it is.
+void install_bare_metal_rr(host_platform& p, const workload_config& w, core::accountant& acc,
+                           rr_result& out, tick_t timeout = 10 * ticks_per_ms);
+
+}  // namespace iovsim::platform

@@ -1,0 +1,183 @@
+// The pieces of `iovsim run` that need no elaboration: the workload keys (workload_params.h),
+// the packet timeline that turns probe marks into accountant hand-offs (packet_probe.h), and the
+// compiled-in default configuration (default_config.h). Plain C++ only.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include "models/core/accountant.h"
+#include "models/core/errors.h"
+#include "platform/default_config.h"
+#include "platform/packet_probe.h"
+#include "platform/platform_params.h"
+#include "platform/workload_params.h"
+
+namespace iovsim::platform {
+namespace {
+
+using core::stage;
+using ::testing::HasSubstr;
+
+std::string error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const core::config_error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+class workload_params_test : public ::testing::Test {
+protected:
+    workload_params_test() { declare_platform_params(m_registry); }
+    workload_config make(std::initializer_list<const char*> sets) {
+        core::param_tree t(m_registry);
+        for (const char* s : sets) t.set(s);
+        return make_platform_config(t).workload;
+    }
+    core::param_registry m_registry;
+};
+
+TEST_F(workload_params_test, defaults_are_issue_6s) {
+    const workload_config w = make({});
+    EXPECT_EQ(w.mode, vm_mode::passthrough);
+    EXPECT_EQ(w.vm_memory, std::uint64_t{1} << 30);
+    EXPECT_EQ(w.type, workload_type::rr);
+    EXPECT_EQ(w.size, 64u);
+    EXPECT_EQ(w.count, 10000u);
+    EXPECT_EQ(w.warmup, 100u);
+    EXPECT_EQ(w.think_time, 0u);
+}
+
+TEST_F(workload_params_test, reads_every_key) {
+    const workload_config w =
+        make({"vm.mode=bare-metal", "vm.memory=2GiB", "workload.size=1518", "workload.count=7",
+              "workload.warmup=2", "workload.think_time=3us"});
+    EXPECT_EQ(w.mode, vm_mode::bare_metal);
+    EXPECT_EQ(w.vm_memory, std::uint64_t{2} << 30);
+    EXPECT_EQ(w.size, 1518u);
+    EXPECT_EQ(w.count, 7u);
+    EXPECT_EQ(w.warmup, 2u);
+    EXPECT_EQ(w.think_time, 3 * ticks_per_us);
+}
+
+TEST_F(workload_params_test, bad_values_name_their_key) {
+    EXPECT_THAT(error_of([&] { make({"workload.size=63"}); }), HasSubstr("workload.size"));
+    EXPECT_THAT(error_of([&] { make({"workload.size=1519"}); }), HasSubstr("workload.size"));
+    EXPECT_THAT(error_of([&] { make({"vm.mode=paravirt"}); }), HasSubstr("vm.mode"));
+    EXPECT_THAT(error_of([&] { make({"workload.type=stream"}); }), HasSubstr("workload.type"));
+    EXPECT_THAT(error_of([&] {
+                    make({"workload.count=10", "workload.warmup=10"});
+                }),
+                HasSubstr("workload.warmup"));
+}
+
+TEST_F(workload_params_test, emulation_and_virtio_are_not_runnable_yet) {
+    for (const char* m : {"vm.mode=emulation", "vm.mode=virtio"}) {
+        const workload_config w = make({m});  // the parser accepts them
+        EXPECT_THAT(error_of([&] { check_runnable(w); }), HasSubstr("vm.mode")) << m;
+    }
+    EXPECT_EQ(error_of([&] { check_runnable(make({"vm.mode=bare-metal"})); }), "");
+    EXPECT_EQ(error_of([&] { check_runnable(make({"vm.mode=passthrough"})); }), "");
+}
+
+TEST(packet_timeline_test, replays_out_of_order_marks_in_time_order) {
+    core::accountant acc;
+    packet_timeline tl;
+    tl.attach(&acc);
+    tl.begin(100, stage::host_stack);
+    // As loosely-timed models report them: the later DMA's marks before the earlier's answer.
+    tl.mark(150, stage::pcie);
+    tl.mark(300, stage::nic);     // first read's answer back at the NIC
+    tl.mark(200, stage::memory);  // first read at memory (reported from inside the call)
+    tl.mark(250, stage::pcie);
+    tl.mark(50, stage::iommu);   // before begin: dropped
+    tl.mark(900, stage::iommu);  // after end: dropped
+    tl.end(400);
+    ASSERT_EQ(acc.completed(), 1u);
+    // host_stack 100..150 = 50, pcie 150..200 + 250..300 = 100, memory 200..250 = 50,
+    // nic 300..400 = 100; total 300 = 400 - 100.
+    EXPECT_EQ(acc.stage_total_ticks(stage::host_stack), 50u);
+    EXPECT_EQ(acc.stage_total_ticks(stage::pcie), 100u);
+    EXPECT_EQ(acc.stage_total_ticks(stage::memory), 50u);
+    EXPECT_EQ(acc.stage_total_ticks(stage::nic), 100u);
+    EXPECT_EQ(acc.stage_total_ticks(stage::iommu), 0u);
+}
+
+TEST(packet_timeline_test, equal_times_keep_report_order) {
+    core::accountant acc;
+    packet_timeline tl;
+    tl.attach(&acc);
+    tl.begin(0, stage::pcie);
+    tl.mark(10, stage::iommu);   // the identity stage: zero time
+    tl.mark(10, stage::memory);  // reported later at the same instant: holds the packet
+    tl.end(30);
+    EXPECT_EQ(acc.stage_total_ticks(stage::pcie), 10u);
+    EXPECT_EQ(acc.stage_total_ticks(stage::iommu), 0u);
+    EXPECT_EQ(acc.stage_total_ticks(stage::memory), 20u);
+}
+
+TEST(packet_timeline_test, exclusive_span_drops_off_path_marks) {
+    core::accountant acc;
+    packet_timeline tl;
+    tl.attach(&acc);
+    tl.begin(0, stage::nic);
+    tl.mark(100, stage::wire, true);
+    tl.mark(150, stage::pcie);    // a TX write-back while the frame is on the wire: dropped
+    tl.mark(170, stage::memory);  // dropped
+    tl.mark(200, stage::peer, true);
+    tl.mark(300, stage::nic, true);
+    tl.mark(300, stage::pcie);  // at the span's end, not strictly inside: kept
+    tl.exclusive(100, 300);
+    tl.end(350);
+    // nic 0..100, wire 100..200, peer 200..300, pcie 300..350.
+    EXPECT_EQ(acc.stage_total_ticks(stage::nic), 100u);
+    EXPECT_EQ(acc.stage_total_ticks(stage::wire), 100u);
+    EXPECT_EQ(acc.stage_total_ticks(stage::peer), 100u);
+    EXPECT_EQ(acc.stage_total_ticks(stage::pcie), 50u);
+    EXPECT_EQ(acc.stage_total_ticks(stage::memory), 0u);
+}
+
+TEST(packet_timeline_test, misuse_is_a_logic_error_and_stray_marks_are_ignored) {
+    packet_timeline tl;
+    EXPECT_THROW(tl.begin(0, stage::guest), std::logic_error);  // no accountant
+    core::accountant acc;
+    tl.attach(&acc);
+    tl.mark(5, stage::nic);  // no packet open: ignored
+    EXPECT_THROW(tl.end(10), std::logic_error);
+    tl.begin(10, stage::guest);
+    EXPECT_TRUE(tl.is_open());
+    EXPECT_THROW(tl.begin(11, stage::guest), std::logic_error);
+    EXPECT_EQ(tl.end(20), 1u);
+    EXPECT_EQ(acc.stage_total_ticks(stage::guest), 10u);
+    EXPECT_EQ(acc.stage_total_ticks(stage::nic), 0u);
+}
+
+TEST(default_config_test, compiled_text_is_the_shipped_file_and_loads) {
+    const auto path =
+        std::filesystem::path(__FILE__).parent_path().parent_path() / "configs" / "default.yaml";
+    std::ifstream f(path);
+    ASSERT_TRUE(f) << path;
+    std::stringstream text;
+    text << f.rdbuf();
+    EXPECT_EQ(text.str(), std::string(default_run_yaml()));
+
+    core::param_registry reg;
+    declare_platform_params(reg);
+    core::param_tree t(reg);
+    t.load_yaml_text(std::string(default_run_yaml()), "default");
+    const platform_config c = make_platform_config(t);
+    EXPECT_EQ(c.workload.size, 64u);
+    EXPECT_EQ(c.workload.count, 10000u);
+    EXPECT_EQ(c.nic.wire.line_rate_bps, 25e9);
+    EXPECT_EQ(c.peer, nic_peer::echo);
+}
+
+}  // namespace
+}  // namespace iovsim::platform

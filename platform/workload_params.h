@@ -1,0 +1,43 @@
+// The workload and VM keys of `iovsim run` (issue 6): vm.mode, vm.memory and workload.*, declared
+// once with default, unit and meaning, and read into a workload_config.
+//
+// vm.mode accepts bare-metal, emulation, virtio and passthrough; this slice runs bare-metal and
+// passthrough only, and check_runnable() rejects the others naming vm.mode. workload.type has one
+// value, rr (request/response ping-pong: one frame in flight, the next request when the echo is
+// back). No timing of its own; workload.think_time is the pause between a response and the next
+// request.
+#pragma once
+
+#include <cstdint>
+
+#include "models/core/params.h"
+#include "models/core/units.h"
+
+namespace iovsim::platform {
+
+enum class vm_mode { bare_metal, emulation, virtio, passthrough };
+enum class workload_type { rr };
+
+struct workload_config {
+    vm_mode mode = vm_mode::passthrough;
+    std::uint64_t vm_memory = std::uint64_t{1} << 30;  // vm.memory: the VM's RAM
+    workload_type type = workload_type::rr;
+    std::uint32_t size = 64;  // frame length on the wire after the SFD, FCS included
+    std::uint64_t count = 10000;
+    std::uint64_t warmup = 100;
+    tick_t think_time = 0;
+};
+
+// Declares vm.mode, vm.memory, workload.type, workload.size (64..1518 B), workload.count,
+// workload.warmup and workload.think_time.
+void declare_workload_params(core::param_registry& reg);
+
+// Reads a resolved tree. Accepts every vm.mode (so `iovsim config` shows them all).
+workload_config make_workload_config(const core::param_tree& tree);
+
+// core::config_error naming vm.mode for a mode `iovsim run` cannot run yet (emulation, virtio).
+void check_runnable(const workload_config& w);
+
+const char* to_string(vm_mode m);
+
+}  // namespace iovsim::platform
