@@ -279,9 +279,9 @@ TEST(TrapPath, VhostSharingTheVcpuCoreDelaysBoth) {
 TEST(TrapPath, MalformedAndUnroutedMessagesAreCountedAndDropped) {
     platform p;
     p.msi.messages = {{0, 0, 0x40, 2}, {0, 0, 0x41}};  // 2-byte write; vector with no route
-    sc_core::sc_start();
-    EXPECT_EQ(p.k.malformed(), 1u);
-    EXPECT_EQ(p.k.unrouted(), 1u);
+    // Misuse of the model throws. Checked before sc_start: once SystemC's coroutines have run,
+    // AddressSanitizer misjudges the main stack's bounds and reports an exception unwinding on
+    // it as a stack-buffer-underflow (a known false positive, google/sanitizers#189).
     vmm_device d(1);
     EXPECT_THROW(p.k.register_mmio(p.vm, p.emu, d, exit_handler::ioeventfd), std::invalid_argument);
     p.k.register_mmio(p.vm, p.emu, d);
@@ -291,6 +291,9 @@ TEST(TrapPath, MalformedAndUnroutedMessagesAreCountedAndDropped) {
     EXPECT_THROW(p.k.register_pio(p.vm, 0x63, 1, d), std::invalid_argument);
     EXPECT_THROW(p.k.route_msi(0x40, p.vm, 1, 0x50), std::invalid_argument);
     EXPECT_THROW(p.k.irqfd(3, 0, 0x50, 0), std::invalid_argument);
+    sc_core::sc_start();
+    EXPECT_EQ(p.k.malformed(), 1u);
+    EXPECT_EQ(p.k.unrouted(), 1u);
 }
 
 }  // namespace
