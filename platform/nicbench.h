@@ -28,13 +28,14 @@
 #include "models/core/params.h"
 #include "models/net/ethernet.h"
 #include "platform/host_platform.h"
+#include "platform/nic_queue_driver.h"
 #include "platform/pf_driver.h"
 
 namespace iovsim::platform {
 
 inline constexpr unsigned nicbench_min_vfs = 3;
-inline constexpr std::uint8_t rx_vector_base = 0x50;  // VF n's RX vector: 0x50 + n
-inline constexpr std::uint32_t nicbench_ring = 64;    // descriptors per ring
+inline constexpr std::uint8_t rx_vector_base = 0x50;            // VF n's RX vector: 0x50 + n
+inline constexpr std::uint32_t nicbench_ring = nic_queue_ring;  // descriptors per ring
 // The echo peer's MAC: the destination VF2 uses.
 inline net::mac_address peer_mac() { return net::mac_address::from_u64(0x0200000000feull); }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "models/pcie/capabilities.h"
+#include "platform/nic_queue_driver.h"
 #include "platform/nicbench.h"
 #include "platform/pf_driver.h"
 #include "sriov-nic/descriptor.h"
@@ -19,20 +20,11 @@ namespace {
 using namespace nic::nic_reg;
 using core::stage;
 
-constexpr std::uint32_t ring = 64;             // descriptors per ring
-constexpr std::uint64_t buffer_bytes = 0x800;  // RXBUFSZ reset value: 2 KiB
+constexpr std::uint32_t ring = nic_queue_ring;
 
-// The PF as its driver sees it: BARs, and where its rings and buffers sit in host memory.
-struct pf_view {
+// The PF as its driver sees it: its routing ID, BARs and queue pair (nic_queue_driver.h).
+struct pf_view : nic_queues {
     pcie::routing_id id;
-    std::uint64_t bar0 = 0, bar3 = 0;
-    std::uint64_t region = 0;
-    std::uint32_t tx_tail = 0, rx_next = 0, rx_tail = 0;
-
-    std::uint64_t tx_ring() const { return region; }
-    std::uint64_t rx_ring() const { return region + 0x1000; }
-    std::uint64_t tx_buf(std::uint32_t i) const { return region + 0x10000 + i * buffer_bytes; }
-    std::uint64_t rx_buf(std::uint32_t i) const { return region + 0x40000 + i * buffer_bytes; }
 };
 
 std::uint64_t bar_address(const pcie::enumerated_function& f, int index) {
@@ -41,53 +33,9 @@ std::uint64_t bar_address(const pcie::enumerated_function& f, int index) {
     throw std::runtime_error(fmt::format("run: the NIC's PF has no BAR{}", index));
 }
 
-void give_rx_slot(host_cpu& cpu, const pf_view& v, std::uint32_t slot) {
-    nic::rx_descriptor d;
-    d.buffer_address = v.rx_buf(slot);
-    const auto b = d.encode();
-    cpu.mem_write(v.rx_ring() + slot * nic::descriptor_bytes, b.data(), b.size());
-}
-
 void open_pf(host_cpu& cpu, pf_view& v) {
-    for (std::uint32_t i = 0; i < ring; ++i) give_rx_slot(cpu, v, i);
-    cpu.mmio_write32(v.bar0 + tdbal, static_cast<std::uint32_t>(v.tx_ring()));
-    cpu.mmio_write32(v.bar0 + tdbah, static_cast<std::uint32_t>(v.tx_ring() >> 32));
-    cpu.mmio_write32(v.bar0 + tdlen, ring);
-    cpu.mmio_write32(v.bar0 + rdbal, static_cast<std::uint32_t>(v.rx_ring()));
-    cpu.mmio_write32(v.bar0 + rdbah, static_cast<std::uint32_t>(v.rx_ring() >> 32));
-    cpu.mmio_write32(v.bar0 + rdlen, ring);
-    v.rx_tail = ring - 1;
-    cpu.mmio_write32(v.bar0 + rdt, v.rx_tail);
-    cpu.mmio_write32(v.bar0 + ctrl, ctrl_bits::txen | ctrl_bits::rxen);
-    const std::uint32_t st = cpu.mmio_read32(v.bar0 + status);
-    if ((st & (status_bits::tx_active | status_bits::rx_active)) !=
-        (status_bits::tx_active | status_bits::rx_active)) {
-        throw std::runtime_error(
-            fmt::format("run: the PF did not enable its queues (STATUS {:#x})", st));
-    }
-    const std::uint16_t cap = pcie::enumerator::find_capability(cpu, v.id, pcie::cap_id::msix);
-    if (cap == 0) throw std::runtime_error("run: the PF has no MSI-X capability");
-    const std::uint32_t table = cpu.config_read(v.id, cap + pcie::msix_reg::table_offset_bir, 4);
-    if ((table & 7u) != 3) throw std::runtime_error("run: the PF's MSI-X table is not in BAR3");
-    const std::uint64_t entry = v.bar3 + (table & ~7u) + rx_vector * 16;
-    cpu.mmio_write32(entry + 0, 0xfee00000);  // Message Address: destination APIC ID 0
-    cpu.mmio_write32(entry + 4, 0);
-    cpu.mmio_write32(entry + 8, rr_vector);
-    cpu.mmio_write32(entry + 12, 0);  // unmasked
-    cpu.config_write(v.id, cap + pcie::msix_reg::message_control, 2, pcie::msix_reg::enable);
-    cpu.mmio_write32(v.bar0 + ims, icr_bits::rxt);
-}
-
-std::vector<std::uint8_t> make_frame(net::mac_address dst, net::mac_address src,
-                                     std::uint32_t bytes, std::uint64_t seq) {
-    std::vector<std::uint8_t> f(bytes);
-    std::copy(dst.bytes().begin(), dst.bytes().end(), f.begin());
-    std::copy(src.bytes().begin(), src.bytes().end(), f.begin() + 6);
-    f[12] = 0x88;  // EtherType 0x88B5: local experimental
-    f[13] = 0xb5;
-    for (unsigned i = 0; i < 8; ++i) f[14 + i] = static_cast<std::uint8_t>(seq >> (8 * i));
-    for (std::size_t i = 22; i < f.size(); ++i) f[i] = static_cast<std::uint8_t>(seq * 7 + i);
-    return f;
+    open_queues(cpu, v, "run: the PF");
+    enable_rx_interrupt(cpu, v.id, v, rr_vector, "run: the PF");
 }
 
 void round_trip(host_platform& p, pf_view& v, const workload_config& w, std::uint64_t seq,

@@ -1,0 +1,69 @@
+#include "platform/nic_queue_driver.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "models/pcie/capabilities.h"
+#include "models/pcie/enumeration.h"
+#include "sriov-nic/descriptor.h"
+#include "sriov-nic/nic_registers.h"
+
+namespace iovsim::platform {
+
+using namespace nic::nic_reg;
+
+void give_rx_slot(host_cpu& cpu, const nic_queues& q, std::uint32_t slot) {
+    nic::rx_descriptor d;
+    d.buffer_address = q.rx_buf(slot);
+    const auto b = d.encode();
+    cpu.mem_write(q.rx_ring() + slot * nic::descriptor_bytes, b.data(), b.size());
+}
+
+void open_queues(host_cpu& cpu, nic_queues& q, const std::string& who) {
+    for (std::uint32_t i = 0; i < nic_queue_ring; ++i) give_rx_slot(cpu, q, i);
+    cpu.mmio_write32(q.bar0 + tdbal, static_cast<std::uint32_t>(q.tx_ring()));
+    cpu.mmio_write32(q.bar0 + tdbah, static_cast<std::uint32_t>(q.tx_ring() >> 32));
+    cpu.mmio_write32(q.bar0 + tdlen, nic_queue_ring);
+    cpu.mmio_write32(q.bar0 + rdbal, static_cast<std::uint32_t>(q.rx_ring()));
+    cpu.mmio_write32(q.bar0 + rdbah, static_cast<std::uint32_t>(q.rx_ring() >> 32));
+    cpu.mmio_write32(q.bar0 + rdlen, nic_queue_ring);
+    q.rx_tail = nic_queue_ring - 1;
+    cpu.mmio_write32(q.bar0 + rdt, q.rx_tail);
+    cpu.mmio_write32(q.bar0 + ctrl, ctrl_bits::txen | ctrl_bits::rxen);
+    const std::uint32_t st = cpu.mmio_read32(q.bar0 + status);
+    if ((st & (status_bits::tx_active | status_bits::rx_active)) !=
+        (status_bits::tx_active | status_bits::rx_active)) {
+        throw std::runtime_error(
+            fmt::format("{} did not enable its queues (STATUS {:#x})", who, st));
+    }
+}
+
+void enable_rx_interrupt(host_cpu& cpu, pcie::routing_id id, const nic_queues& q,
+                         std::uint8_t apic_vector, const std::string& who) {
+    const std::uint16_t cap = pcie::enumerator::find_capability(cpu, id, pcie::cap_id::msix);
+    if (cap == 0) throw std::runtime_error(who + " has no MSI-X capability");
+    const std::uint32_t table = cpu.config_read(id, cap + pcie::msix_reg::table_offset_bir, 4);
+    if ((table & 7u) != 3) throw std::runtime_error(who + "'s MSI-X table is not in BAR3");
+    const std::uint64_t entry = q.bar3 + (table & ~7u) + rx_vector * 16;
+    cpu.mmio_write32(entry + 0, 0xfee00000);  // Message Address: destination APIC ID 0
+    cpu.mmio_write32(entry + 4, 0);
+    cpu.mmio_write32(entry + 8, apic_vector);
+    cpu.mmio_write32(entry + 12, 0);  // unmasked
+    cpu.config_write(id, cap + pcie::msix_reg::message_control, 2, pcie::msix_reg::enable);
+    cpu.mmio_write32(q.bar0 + ims, icr_bits::rxt);
+}
+
+std::vector<std::uint8_t> make_frame(net::mac_address dst, net::mac_address src,
+                                     std::uint32_t bytes, std::uint64_t seq) {
+    std::vector<std::uint8_t> f(bytes);
+    std::copy(dst.bytes().begin(), dst.bytes().end(), f.begin());
+    std::copy(src.bytes().begin(), src.bytes().end(), f.begin() + 6);
+    f[12] = 0x88;  // EtherType 0x88B5: local experimental
+    f[13] = 0xb5;
+    for (unsigned i = 0; i < 8; ++i) f[14 + i] = static_cast<std::uint8_t>(seq >> (8 * i));
+    for (std::size_t i = 22; i < f.size(); ++i) f[i] = static_cast<std::uint8_t>(seq * 7 + i);
+    return f;
+}
+
+}  // namespace iovsim::platform
