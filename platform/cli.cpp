@@ -23,6 +23,7 @@
 #include "platform/platform_params.h"
 #include "platform/rr_workload.h"
 #include "platform/version.h"
+#include "platform/vm_rr.h"
 
 namespace iovsim::platform {
 
@@ -46,9 +47,15 @@ void add_run_options(CLI::App* cmd, run_options& o, bool with_out) {
     if (with_out) cmd->add_option("--out", o.out, "Output directory (default: out)");
 }
 
-core::param_tree load_tree(const core::param_registry& reg, const run_options& o) {
+// Defaults, then CONFIG (or, for the commands that run the shipped platform when given none,
+// platform/configs/default.yaml as compiled in), then each --set.
+core::param_tree load_tree(const core::param_registry& reg, const run_options& o,
+                           bool shipped_default = false) {
     core::param_tree t(reg);
-    if (!o.config.empty()) t.load_file(o.config);
+    if (!o.config.empty())
+        t.load_file(o.config);
+    else if (shipped_default)
+        t.load_yaml_text(std::string(default_run_yaml()), "the default configuration");
     for (const std::string& s : o.sets) t.set(s);
     return t;
 }
@@ -136,7 +143,7 @@ int cmd_params(bool json) {
 int cmd_config(const run_options& o) {
     core::param_registry reg;
     declare_platform_params(reg);
-    const core::param_tree tree = load_tree(reg, o);
+    const core::param_tree tree = load_tree(reg, o, true);  // what `iovsim run` would run
     make_platform_config(tree);  // the checks a run makes (e.g. pcie.mps a power of two)
     std::cout << tree.to_yaml();
     return 0;
@@ -251,22 +258,15 @@ int cmd_nicbench(const run_options& o, bool pcap) {
 int cmd_run(const run_options& o, bool packets) {
     core::param_registry reg;
     declare_platform_params(reg);
-    core::param_tree tree(reg);
-    if (o.config.empty())
-        tree.load_yaml_text(std::string(default_run_yaml()), "the default configuration");
-    else
-        tree.load_file(o.config);
-    for (const std::string& s : o.sets) tree.set(s);
+    const core::param_tree tree = load_tree(reg, o, true);
     platform_config config = make_platform_config(tree);
     const workload_config& w = config.workload;
     check_runnable(w);
-    if (w.mode == vm_mode::passthrough) {
-        throw core::config_error(
-            "vm.mode: passthrough is not yet runnable by `iovsim run` (bare-metal is)");
-    }
     if (config.device != platform_device::nic || config.peer != nic_peer::echo)
         throw core::config_error("pcie.device must be nic and nic.peer echo for `iovsim run`");
+    check_vm_resources(config);
     config.accounting = true;
+    config.with_vms = w.mode != vm_mode::bare_metal;
     const std::filesystem::path out = make_out_dir(o.out);
 
     host_platform p(config);
@@ -288,13 +288,25 @@ int cmd_run(const run_options& o, bool packets) {
         });
     }
     rr_result result;
-    install_bare_metal_rr(p, w, acc, result);
+    std::unique_ptr<vm_rr> vm;
+    if (w.mode == vm_mode::bare_metal)
+        install_bare_metal_rr(p, w, acc, result);
+    else
+        vm = std::make_unique<vm_rr>(p, w, acc, result);
     const double wall = simulate(p);
+    if (vm) {
+        try {
+            vm->check();
+        } catch (const std::runtime_error& e) {
+            throw sim_failure(e.what());
+        }
+    }
     if (packets) csv.close();
 
     core::stats_registry stats;
     p.register_stats(stats);
     p.nic->register_stats(stats, "nic");
+    if (p.kvm) p.kvm->register_stats(stats, "kvm");
     acc.publish(stats);
     const double window_s = ticks_to_ns(result.measured_end - result.measured_begin) * 1e-9;
     const double pps = window_s > 0 ? static_cast<double>(acc.measured()) / window_s : 0.0;
@@ -305,9 +317,23 @@ int cmd_run(const run_options& o, bool packets) {
     stats.add_value("throughput.gbps", "Gbps",
                     "request bytes (frame with FCS) per simulated second, one direction",
                     pps * w.size * 8 / 1e9);
-    // Bare metal: no VM, no exits.
-    stats.add_value("vm_exits.total", "exits", "VM exits during the run", 0.0);
-    stats.add_value("vm_exits.per_packet", "exits", "VM exits per round trip", 0.0);
+    // Exits in the measured window (bare metal: no VM, no exits).
+    const double measured = static_cast<double>(acc.measured());
+    const double exits = vm ? static_cast<double>(vm->measured_exits()) : 0.0;
+    stats.add_value("vm_exits.total", "exits",
+                    "VM exits during the measured round trips (first measured request to last "
+                    "response)",
+                    exits);
+    stats.add_value("vm_exits.per_packet", "exits", "VM exits per measured round trip",
+                    measured > 0 ? exits / measured : 0.0);
+    for (const cpu::exit_reason r : cpu::all_exit_reasons) {
+        std::string name = cpu::to_string(r);
+        for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        stats.add_value(
+            "vm_exits.by_reason." + name, "exits",
+            std::string("VM exits for ") + cpu::to_string(r) + " during the measured round trips",
+            vm ? static_cast<double>(vm->measured_exits(r)) : 0.0);
+    }
     if (!p.iommu) {
         stats.add_value("iommu.iotlb.hits", "lookups", "IOTLB hits (the IOMMU is off)", 0.0);
         stats.add_value("iommu.iotlb.misses", "lookups", "IOTLB misses (the IOMMU is off)", 0.0);
@@ -475,8 +501,11 @@ int cli_main(int argc, char** argv) {
     add_run_options(run, run_opts, true);
     bool run_packets = false;
     run->add_flag("--packets", run_packets, "Also write DIR/packets.csv: one row per packet");
-    add_run_options(app.add_subcommand("config", "Print the resolved configuration and stop"),
-                    config_opts, false);
+    add_run_options(
+        app.add_subcommand("config",
+                           "Print the resolved configuration (without CONFIG: the shipped default "
+                           "platform, as `iovsim run` runs it) and stop"),
+        config_opts, false);
     add_run_options(app.add_subcommand("lspci",
                                        "Print every PCI function's config space as "
                                        "`lspci -xxxx` does (decode with lspci -vvv -F FILE)"),

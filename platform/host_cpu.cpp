@@ -21,7 +21,7 @@ void host_cpu::thread() {
         m_failure = e.what();
     }
     m_finished = true;
-    sc_core::sc_stop();
+    if (m_stop_when_done || !m_failure.empty()) sc_core::sc_stop();
 }
 
 void host_cpu::sync() {

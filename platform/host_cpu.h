@@ -29,9 +29,13 @@ public:
     using program = std::function<void(host_cpu&)>;
     host_cpu(sc_core::sc_module_name name, const pcie::host_map& map);
 
-    // The code the CPU runs at time zero; the simulation stops when it returns. An exception it
-    // throws stops the simulation too, and is kept in failure().
-    void run(program p) { m_program = std::move(p); }
+    // The code the CPU runs at time zero; the simulation stops when it returns (unless
+    // `stop_when_done` is false: the host only set up what others run). An exception it throws
+    // stops the simulation too, and is kept in failure().
+    void run(program p, bool stop_when_done = true) {
+        m_program = std::move(p);
+        m_stop_when_done = stop_when_done;
+    }
 
     std::uint32_t config_read(pcie::routing_id id, std::uint16_t offset, unsigned size) override;
     void config_write(pcie::routing_id id, std::uint16_t offset, unsigned size,
@@ -62,6 +66,7 @@ private:
     std::uint64_t m_errors = 0;
     std::uint64_t m_waits = 0;
     bool m_finished = false;
+    bool m_stop_when_done = true;
     std::string m_failure;
 };
 

@@ -45,7 +45,24 @@ host_platform::host_platform(const platform_config& c)
         };
     };
     const stage irq_stage = c.iommu_enabled ? stage::iommu : stage::host_stack;
-    cpu.socket.bind(rc.cpu_socket);
+    if (c.with_vms) {
+        bus = std::make_unique<cpu_bus>("cpu_bus");
+        cpu.socket.bind(bus->in);
+        bus->out.bind(rc.cpu_socket);
+        host_memory = std::make_unique<memory_debug>(memory);
+        scheduler = std::make_unique<cpu::host_scheduler>(c.cpu.scheduler);
+        kvm = std::make_unique<cpu::kvm>("kvm", c.cpu, *scheduler, *host_memory);
+        irq_router = std::make_unique<interrupt_router>("interrupt_router");
+        irq_router->claim(cpu::posted_intr_vector);
+        irq_router->claim(cpu::posted_intr_wakeup_vector);
+        irq_router->to_host.bind(interrupts.socket);
+        link(irq_router->to_kvm, kvm->irq_socket, "probe_kvm", on_request(stage::kvm));
+    } else {
+        cpu.socket.bind(rc.cpu_socket);
+    }
+    // The host's interrupt entry after the interrupt path.
+    tlm::tlm_target_socket<>& irq_target =
+        c.with_vms ? static_cast<tlm::tlm_target_socket<>&>(irq_router->in) : interrupts.socket;
     rc.cpu_mem_socket.bind(memory.cpu_socket);
     // Device-side memory: the request reaches memory, the answer leaves it.
     const tlm_probe::hook at_memory = [this](const tlm::tlm_generic_payload&, tick_t t,
@@ -58,7 +75,7 @@ host_platform::host_platform(const platform_config& c)
         link(iommu->out, memory.device_socket, "probe_memory", at_memory);
         rc.iommu_socket.bind(iommu->regs);
         link(rc.irq_socket, iommu->irq_in, "probe_interrupt", on_request(irq_stage));
-        iommu->irq_out.bind(interrupts.socket);
+        iommu->irq_out.bind(irq_target);
         iommu_access = std::make_unique<cpu_iommu_access>(cpu);
         iommu_driver =
             std::make_unique<iommu::driver>(*iommu_access, memory.store(), c.iommu_driver);
@@ -66,7 +83,7 @@ host_platform::host_platform(const platform_config& c)
         translation = std::make_unique<pcie::identity_translation>("translation");
         link(rc.dma_socket, translation->in, "probe_translation", on_request(stage::iommu));
         link(translation->out, memory.device_socket, "probe_memory", at_memory);
-        link(rc.irq_socket, interrupts.socket, "probe_interrupt", on_request(irq_stage));
+        link(rc.irq_socket, irq_target, "probe_interrupt", on_request(irq_stage));
     }
     if (c.device == platform_device::dma_bench) {
         endpoint = std::make_unique<pcie::dma_endpoint>("dma_endpoint", c.endpoint);

@@ -14,14 +14,23 @@
 //
 // With platform_config::accounting (`iovsim run`), packet probes (packet_probe.h) sit on the
 // bindings CPU→NIC, NIC→root complex, root complex→translation stage, translation stage→memory
-// (device side), root complex→interrupt path, and on both directions of the cable; they mark
+// (device side), root complex→interrupt path, interrupt router→KVM (with VMs), and on both
+// directions of the cable; they mark
 // stage changes of the packet open in `timeline`: pcie→nic at the NIC, nic→pcie when a NIC
 // request leaves, →iommu at the translation stage (the identity stage when the IOMMU is off: zero
 // time), →memory at memory, memory→pcie when memory answers, →nic when the answer is back at the
 // NIC (not for MSI-X writes, which go on to the interrupt path), →wire when a frame starts on the
 // cable (its arrival less serialization and propagation), →peer / →nic when it arrives; from the
 // request's start on the wire to the echo's arrival at the NIC the span is exclusive (the NIC's
-// TX descriptor write-back meanwhile is off the packet's path).
+// TX descriptor write-back meanwhile is off the packet's path). With VMs the message's arrival
+// at KVM's interrupt entry marks kvm; the vCPUs mark their own exits (cpu::kvm::set_marker).
+//
+// With platform_config::with_vms the VM side is built too: the host cores' scheduler, KVM (its
+// posted-interrupt descriptors and its view of host memory through memory's debug path), a CPU
+// bus through which the host CPU and every vCPU reach the root complex (host_bridge_glue.h), and
+// an interrupt router after the interrupt path (the IOMMU's remapping unit, or the root complex)
+// that gives KVM its vectors and the host interrupt controller the rest. vCPUs and VMs are
+// added by the mode's setup (vm_modes.h), before the simulation starts.
 #pragma once
 
 #include <memory>
@@ -30,11 +39,14 @@
 #include "iommu/driver.h"
 #include "iommu/iommu.h"
 #include "models/core/stats.h"
+#include "models/cpu/host_scheduler.h"
+#include "models/cpu/kvm.h"
 #include "models/mem/memory.h"
 #include "models/net/link_partners.h"
 #include "models/pcie/dma_endpoint.h"
 #include "models/pcie/identity_translation.h"
 #include "models/pcie/root_complex.h"
+#include "platform/host_bridge_glue.h"
 #include "platform/host_cpu.h"
 #include "platform/interrupt_sink.h"
 #include "platform/packet_probe.h"
@@ -106,6 +118,12 @@ public:
     std::unique_ptr<net::echo_peer> peer;          // nic.peer: echo
     std::unique_ptr<wire_terminator> terminator;   // nic.peer: none
     host_cpu cpu;
+    // With config().with_vms (see above).
+    std::unique_ptr<cpu_bus> bus;
+    std::unique_ptr<memory_debug> host_memory;
+    std::unique_ptr<cpu::host_scheduler> scheduler;
+    std::unique_ptr<cpu::kvm> kvm;
+    std::unique_ptr<interrupt_router> irq_router;
     // The host IOMMU driver (when iommu.enabled), run by programs on `cpu`.
     std::unique_ptr<cpu_iommu_access> iommu_access;
     std::unique_ptr<iommu::driver> iommu_driver;

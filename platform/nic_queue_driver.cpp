@@ -13,14 +13,14 @@ namespace iovsim::platform {
 
 using namespace nic::nic_reg;
 
-void give_rx_slot(host_cpu& cpu, const nic_queues& q, std::uint32_t slot) {
+void give_rx_slot(queue_bus& cpu, const nic_queues& q, std::uint32_t slot) {
     nic::rx_descriptor d;
     d.buffer_address = q.rx_buf(slot);
     const auto b = d.encode();
     cpu.mem_write(q.rx_ring() + slot * nic::descriptor_bytes, b.data(), b.size());
 }
 
-void open_queues(host_cpu& cpu, nic_queues& q, const std::string& who) {
+void open_queues(queue_bus& cpu, nic_queues& q, const std::string& who) {
     for (std::uint32_t i = 0; i < nic_queue_ring; ++i) give_rx_slot(cpu, q, i);
     cpu.mmio_write32(q.bar0 + tdbal, static_cast<std::uint32_t>(q.tx_ring()));
     cpu.mmio_write32(q.bar0 + tdbah, static_cast<std::uint32_t>(q.tx_ring() >> 32));
@@ -37,6 +37,42 @@ void open_queues(host_cpu& cpu, nic_queues& q, const std::string& who) {
         throw std::runtime_error(
             fmt::format("{} did not enable its queues (STATUS {:#x})", who, st));
     }
+}
+
+void post_tx(queue_bus& b, nic_queues& q, const std::vector<std::uint8_t>& frame) {
+    const std::uint32_t slot = q.tx_tail;
+    const auto bytes = static_cast<std::uint32_t>(frame.size());
+    b.mem_write(q.tx_buf(slot), frame.data(), bytes);
+    nic::tx_descriptor d;
+    d.buffer_address = q.tx_buf(slot);
+    d.length = static_cast<std::uint16_t>(bytes);
+    d.cmd = nic::tx_cmd::eop | nic::tx_cmd::rs;
+    const auto db = d.encode();
+    b.mem_write(q.tx_ring() + slot * nic::descriptor_bytes, db.data(), db.size());
+    q.tx_tail = (q.tx_tail + 1) % nic_queue_ring;
+}
+
+void ring_tx(queue_bus& b, const nic_queues& q) { b.mmio_write32(q.bar0 + tdt, q.tx_tail); }
+
+rx_check take_rx(queue_bus& b, const nic_queues& q, const std::vector<std::uint8_t>& expect) {
+    nic::descriptor_bytes_t rb;
+    b.mem_read(q.rx_ring() + q.rx_next * nic::descriptor_bytes, rb.data(), rb.size());
+    const nic::rx_descriptor r = nic::rx_descriptor::decode(rb);
+    rx_check c;
+    if (!(r.status & nic::desc_status::dd)) return c;
+    c.done = true;
+    std::vector<std::uint8_t> got(r.length);
+    if (r.length) b.mem_read(q.rx_buf(q.rx_next), got.data(), r.length);
+    c.verified = (r.status & nic::desc_status::eop) && r.errors == 0 && got == expect;
+    return c;
+}
+
+void recycle_rx(queue_bus& b, nic_queues& q) {
+    b.mmio_write32(q.bar0 + icr, icr_bits::rxt);  // W1C
+    give_rx_slot(b, q, q.rx_next);
+    q.rx_next = (q.rx_next + 1) % nic_queue_ring;
+    q.rx_tail = (q.rx_tail + 1) % nic_queue_ring;
+    b.mmio_write32(q.bar0 + rdt, q.rx_tail);
 }
 
 void enable_rx_interrupt(host_cpu& cpu, pcie::routing_id id, const nic_queues& q,

@@ -1,14 +1,19 @@
 // The host side of one NIC function's queue pair, as its driver sees it: where the TX and RX
 // rings and buffers sit in memory, the ring indices the driver keeps, and the driver's open()
-// (rings programmed through BAR0, RX descriptors handed to the NIC, queues enabled). Shared by
-// the drivers that run on the host CPU stand-in (the PF in `iovsim run`, the VFs in nicbench).
-// Takes no time of its own: every access is timed by the host CPU's path.
+// (rings programmed through BAR0, RX descriptors handed to the NIC, queues enabled), one frame's
+// transmit (buffer, EOP|RS descriptor, TDT) and receive (descriptor and frame read back and
+// checked, the slot given back through RDT). Written against queue_bus, the accesses a driver
+// makes: the host CPU stand-in's (the PF in bare-metal `iovsim run`, the VFs in nicbench) or a
+// guest's through its vCPU (the VF driver in a passthrough VM: addresses are then guest-physical,
+// the doorbells passthrough MMIO). Takes no time of its own: every access is timed by the path
+// it takes.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "models/cpu/guest.h"
 #include "models/net/ethernet.h"
 #include "models/pcie/routing_id.h"
 #include "platform/host_cpu.h"
@@ -31,12 +36,63 @@ struct nic_queues {
     std::uint64_t rx_buf(std::uint32_t i) const { return region + 0x40000 + i * nic_queue_buffer; }
 };
 
+// The memory and MMIO accesses of whoever runs the driver.
+class queue_bus {
+public:
+    virtual ~queue_bus() = default;
+    virtual void mem_read(std::uint64_t addr, void* data, std::uint32_t len) = 0;
+    virtual void mem_write(std::uint64_t addr, const void* data, std::uint32_t len) = 0;
+    virtual std::uint32_t mmio_read32(std::uint64_t addr) = 0;
+    virtual void mmio_write32(std::uint64_t addr, std::uint32_t value) = 0;
+};
+
+class host_queue_bus final : public queue_bus {
+public:
+    explicit host_queue_bus(host_cpu& cpu) : m_cpu(cpu) {}
+    void mem_read(std::uint64_t a, void* d, std::uint32_t n) override { m_cpu.mem_read(a, d, n); }
+    void mem_write(std::uint64_t a, const void* d, std::uint32_t n) override {
+        m_cpu.mem_write(a, d, n);
+    }
+    std::uint32_t mmio_read32(std::uint64_t a) override { return m_cpu.mmio_read32(a); }
+    void mmio_write32(std::uint64_t a, std::uint32_t v) override { m_cpu.mmio_write32(a, v); }
+
+private:
+    host_cpu& m_cpu;
+};
+
+class guest_queue_bus final : public queue_bus {
+public:
+    explicit guest_queue_bus(cpu::guest_context& g) : m_g(g) {}
+    void mem_read(std::uint64_t a, void* d, std::uint32_t n) override { m_g.read(a, d, n); }
+    void mem_write(std::uint64_t a, const void* d, std::uint32_t n) override { m_g.write(a, d, n); }
+    std::uint32_t mmio_read32(std::uint64_t a) override { return m_g.mmio_read32(a); }
+    void mmio_write32(std::uint64_t a, std::uint32_t v) override { m_g.mmio_write32(a, v); }
+
+private:
+    cpu::guest_context& m_g;
+};
+
 // Writes RX descriptor `slot` pointing at its buffer, ready to hand to the NIC.
-void give_rx_slot(host_cpu& cpu, const nic_queues& q, std::uint32_t slot);
+void give_rx_slot(queue_bus& b, const nic_queues& q, std::uint32_t slot);
 
 // The driver's open(): rings programmed, all but one RX slot given to the NIC, TX and RX
 // enabled. Throws std::runtime_error naming `who` if the function does not enable its queues.
-void open_queues(host_cpu& cpu, nic_queues& q, const std::string& who);
+void open_queues(queue_bus& b, nic_queues& q, const std::string& who);
+
+// Puts `frame` (FCS excluded) in the next TX slot with an EOP|RS descriptor and advances
+// q.tx_tail; ring_tx() then writes TDT.
+void post_tx(queue_bus& b, nic_queues& q, const std::vector<std::uint8_t>& frame);
+void ring_tx(queue_bus& b, const nic_queues& q);
+
+// The next RX descriptor as the NIC wrote it back: done (DD), and whether the frame is `expect`
+// (EOP, no errors, the same bytes). Does not give the slot back: recycle_rx() does.
+struct rx_check {
+    bool done = false;
+    bool verified = false;
+};
+rx_check take_rx(queue_bus& b, const nic_queues& q, const std::vector<std::uint8_t>& expect);
+// Acknowledges the RX cause (ICR, write 1 to clear), gives the slot back and writes RDT.
+void recycle_rx(queue_bus& b, nic_queues& q);
 
 // Points the function's RX MSI-X vector at APIC 0 with `apic_vector`, unmasks it, enables
 // MSI-X and the RX interrupt cause. Throws naming `who` if the table is missing or not in BAR3.

@@ -38,20 +38,12 @@ void one_frame(host_platform& p, const nicbench_config& c, vf_view& tx, vf_view&
                const std::vector<std::uint8_t>& frame, const std::vector<std::uint8_t>& expect,
                const char* phase, nicbench_phase& out) {
     host_cpu& cpu = p.cpu;
-    const std::uint32_t slot = tx.tx_tail;
-    cpu.mem_write(tx.tx_buf(slot), frame.data(), static_cast<std::uint32_t>(frame.size()));
-    nic::tx_descriptor d;
-    d.buffer_address = tx.tx_buf(slot);
-    d.length = static_cast<std::uint16_t>(frame.size());
-    d.cmd = nic::tx_cmd::eop | nic::tx_cmd::rs;
-    const auto db = d.encode();
-    cpu.mem_write(tx.tx_ring() + slot * nic::descriptor_bytes, db.data(), db.size());
-
+    host_queue_bus bus(cpu);
+    post_tx(bus, tx, frame);
     const std::uint8_t vector = static_cast<std::uint8_t>(rx_vector_base + rx.index);
     const std::uint64_t before = p.interrupts.count(vector);
     const tick_t doorbell = cpu.now();
-    tx.tx_tail = (tx.tx_tail + 1) % nicbench_ring;
-    cpu.mmio_write32(tx.bar0 + tdt, tx.tx_tail);
+    ring_tx(bus, tx);
     ++out.sent;
     while (p.interrupts.count(vector) == before) {
         if (!cpu.wait_for(p.interrupts.event(vector), c.timeout)) {
@@ -64,22 +56,11 @@ void one_frame(host_platform& p, const nicbench_config& c, vf_view& tx, vf_view&
         }
     }
     out.latency_ns.push_back(ticks_to_ns(p.interrupts.last_arrival(vector) - doorbell));
-    cpu.mmio_write32(rx.bar0 + icr, icr_bits::rxt);  // W1C
-
-    nic::descriptor_bytes_t rb;
-    const std::uint32_t rslot = rx.rx_next;
-    cpu.mem_read(rx.rx_ring() + rslot * nic::descriptor_bytes, rb.data(), rb.size());
-    const nic::rx_descriptor r = nic::rx_descriptor::decode(rb);
-    if (!(r.status & nic::desc_status::dd)) return;  // counted as sent, not received
+    const rx_check r = take_rx(bus, rx, expect);
+    if (!r.done) return;  // counted as sent, not received
     ++out.received;
-    std::vector<std::uint8_t> got(r.length);
-    if (r.length) cpu.mem_read(rx.rx_buf(rslot), got.data(), r.length);
-    if ((r.status & nic::desc_status::eop) && r.errors == 0 && got == expect) ++out.verified;
-    // Give the slot back to the NIC.
-    give_rx_slot(cpu, rx, rslot);
-    rx.rx_next = (rx.rx_next + 1) % nicbench_ring;
-    rx.rx_tail = (rx.rx_tail + 1) % nicbench_ring;
-    cpu.mmio_write32(rx.bar0 + rdt, rx.rx_tail);
+    if (r.verified) ++out.verified;
+    recycle_rx(bus, rx);
 }
 
 }  // namespace
@@ -116,7 +97,8 @@ void install_nicbench(host_platform& p, const nicbench_config& c, nicbench_resul
             v[n].bar0 = bar_address(vf, 0);
             v[n].bar3 = bar_address(vf, 3);
             v[n].region = p.config().map.dram_high.base + 0x1000'0000 + n * region_bytes;
-            open_queues(cpu, v[n], fmt::format("nicbench: VF {}", v[n].index));
+            host_queue_bus bus(cpu);
+            open_queues(bus, v[n], fmt::format("nicbench: VF {}", v[n].index));
         }
         enable_rx_interrupt(cpu, v[1].id, v[1], rx_vector_base + v[1].index, "nicbench: VF 1");
         enable_rx_interrupt(cpu, v[2].id, v[2], rx_vector_base + v[2].index, "nicbench: VF 2");

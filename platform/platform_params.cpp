@@ -447,4 +447,20 @@ platform_config make_platform_config(const core::param_tree& tree) {
     return c;
 }
 
+void check_vm_resources(const platform_config& c) {
+    if (c.workload.mode != vm_mode::passthrough) return;
+    const unsigned needed = 1;  // one VM
+    if (c.nic_num_vfs < needed) {
+        throw core::config_error(fmt::format(
+            "vm.mode: a VM in passthrough mode has no VF left: nic.num_vfs is {} and {} "
+            "passthrough VM{} need{} one each",
+            c.nic_num_vfs, needed, needed == 1 ? "" : "s", needed == 1 ? "s" : ""));
+    }
+    if (!c.iommu_enabled) {
+        throw core::config_error(
+            "vm.mode: passthrough needs iommu.enabled: true (VFIO assigns a device to a VM only "
+            "behind an IOMMU, which translates the VM's addresses)");
+    }
+}
+
 }  // namespace iovsim::platform

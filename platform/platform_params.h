@@ -53,6 +53,9 @@ struct platform_config {
     workload_config workload;  // vm.mode, vm.memory, workload.* (`iovsim run`)
     // Build the packet probes (packet_probe.h) that split each round trip among the stages.
     bool accounting = false;
+    // Build the VM side (KVM, host scheduler, the CPU bus and the interrupt router: see
+    // host_platform.h); `iovsim run` sets it for every vm.mode but bare-metal.
+    bool with_vms = false;
 };
 
 // Declares sim.*, host.*, mem.*, pcie.*, iommu.*, nic.*, vm.*, workload.*, nicbench.* and
@@ -63,5 +66,10 @@ void declare_platform_params(core::param_registry& reg);
 // that single-key validation cannot catch (naming the keys), e.g. nic.num_vfs above
 // nic.total_vfs or a nic.wire_rate other than 10, 25, 40 or 100 Gbps.
 platform_config make_platform_config(const core::param_tree& tree);
+
+// What the VMs of `iovsim run` need from the host, as core::config_error naming the keys: a VM in
+// passthrough mode needs a VF of its own (nic.num_vfs) and the IOMMU (iommu.enabled: VFIO
+// assigns a device only behind one).
+void check_vm_resources(const platform_config& c);
 
 }  // namespace iovsim::platform

@@ -20,8 +20,6 @@ namespace {
 using namespace nic::nic_reg;
 using core::stage;
 
-constexpr std::uint32_t ring = nic_queue_ring;
-
 // The PF as its driver sees it: its routing ID, BARs and queue pair (nic_queue_driver.h).
 struct pf_view : nic_queues {
     pcie::routing_id id;
@@ -34,13 +32,15 @@ std::uint64_t bar_address(const pcie::enumerated_function& f, int index) {
 }
 
 void open_pf(host_cpu& cpu, pf_view& v) {
-    open_queues(cpu, v, "run: the PF");
+    host_queue_bus bus(cpu);
+    open_queues(bus, v, "run: the PF");
     enable_rx_interrupt(cpu, v.id, v, rr_vector, "run: the PF");
 }
 
 void round_trip(host_platform& p, pf_view& v, const workload_config& w, std::uint64_t seq,
                 tick_t timeout, rr_result& out) {
     host_cpu& cpu = p.cpu;
+    host_queue_bus bus(cpu);
     const std::uint32_t bytes = w.size - 4;  // the FCS is the NIC's
     const auto request = make_frame(peer_mac(), pf_mac(), bytes, seq);
     const auto expect = make_frame(pf_mac(), peer_mac(), bytes, seq);
@@ -48,19 +48,10 @@ void round_trip(host_platform& p, pf_view& v, const workload_config& w, std::uin
     const tick_t begin = cpu.now();
     p.timeline.begin(begin, stage::host_stack);
     if (seq == w.warmup) out.measured_begin = begin;
-    const std::uint32_t slot = v.tx_tail;
-    cpu.mem_write(v.tx_buf(slot), request.data(), bytes);
-    nic::tx_descriptor d;
-    d.buffer_address = v.tx_buf(slot);
-    d.length = static_cast<std::uint16_t>(bytes);
-    d.cmd = nic::tx_cmd::eop | nic::tx_cmd::rs;
-    const auto db = d.encode();
-    cpu.mem_write(v.tx_ring() + slot * nic::descriptor_bytes, db.data(), db.size());
-
+    post_tx(bus, v, request);
     const std::uint64_t before = p.interrupts.count(rr_vector);
-    v.tx_tail = (v.tx_tail + 1) % ring;
     p.timeline.mark(cpu.now(), stage::pcie);
-    cpu.mmio_write32(v.bar0 + tdt, v.tx_tail);
+    ring_tx(bus, v);
     ++out.sent;
     while (p.interrupts.count(rr_vector) == before) {
         if (!cpu.wait_for(p.interrupts.event(rr_vector), timeout)) {
@@ -73,26 +64,14 @@ void round_trip(host_platform& p, pf_view& v, const workload_config& w, std::uin
         }
     }
     p.timeline.mark(p.interrupts.last_arrival(rr_vector), stage::host_stack);
-
-    nic::descriptor_bytes_t rb;
-    const std::uint32_t rslot = v.rx_next;
-    cpu.mem_read(v.rx_ring() + rslot * nic::descriptor_bytes, rb.data(), rb.size());
-    const nic::rx_descriptor r = nic::rx_descriptor::decode(rb);
-    std::vector<std::uint8_t> got(r.length);
-    if (r.status & nic::desc_status::dd) {
-        ++out.received;
-        if (r.length) cpu.mem_read(v.rx_buf(rslot), got.data(), r.length);
-        if ((r.status & nic::desc_status::eop) && r.errors == 0 && got == expect) ++out.verified;
-    }
+    const rx_check r = take_rx(bus, v, expect);
+    if (r.done) ++out.received;
+    if (r.verified) ++out.verified;
     out.measured_end = cpu.now();
     p.timeline.end(out.measured_end);
 
     // Between round trips: acknowledge the cause, give the slot back.
-    cpu.mmio_write32(v.bar0 + icr, icr_bits::rxt);  // W1C
-    give_rx_slot(cpu, v, rslot);
-    v.rx_next = (v.rx_next + 1) % ring;
-    v.rx_tail = (v.rx_tail + 1) % ring;
-    cpu.mmio_write32(v.bar0 + rdt, v.rx_tail);
+    recycle_rx(bus, v);
 }
 
 }  // namespace

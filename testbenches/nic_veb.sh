@@ -16,17 +16,6 @@ FRAMES=50
 SIZE=128  # bytes on the wire after the SFD, FCS included
 VF0=02:00:00:01:00:00 VF1=02:00:00:01:00:01 VF2=02:00:00:01:00:02 PEER=02:00:00:00:00:fe
 
-# stat DIR KEY: one value from DIR/stats.json by its dotted name (whole numbers without ".0").
-stat() {
-    "$PY" - "$1/stats.json" "$2" <<'PYEOF'
-import json, sys
-v = json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."):
-    v = v[k]
-print(int(v) if isinstance(v, float) and v.is_integer() else v)
-PYEOF
-}
-
 # nicbench DIR RATE PROPAGATION TURNAROUND: one run, then its checks.
 nicbench() {
     local dir=$1 rate=$2 prop=$3 turn=$4

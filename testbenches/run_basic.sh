@@ -13,17 +13,6 @@ tb_setup "$@"
 COUNT=60
 WARMUP=10
 
-# stat DIR KEY: one value from DIR/stats.json by its dotted name.
-stat() {
-    "$PY" - "$1/stats.json" "$2" <<'PYEOF'
-import json, sys
-v = json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."):
-    v = v[k]
-print(int(v) if isinstance(v, float) and v.is_integer() else v)
-PYEOF
-}
-
 run_ok bare "$IOVSIM" run --out bare --packets --set vm.mode=bare-metal \
     --set workload.count=$COUNT --set workload.warmup=$WARMUP --set workload.size=64
 for f in stats.json params.yaml packets.csv; do

@@ -40,6 +40,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -115,6 +116,14 @@ public:
     // Packet accounting for exits (optional; must outlive the simulation).
     void set_accountant(core::accountant* a) { m_accountant = a; }
     core::accountant* accountant() const { return m_accountant; }
+    // Or, instead of an accountant, a stage marker: for a vCPU whose program has set a packet,
+    // "stage S holds the packet from time T" at every step of an exit path (exit, kvm, vmm, then
+    // guest at the VM entry's end) and on the way back from HLT (kvm from the wake-up, exit for
+    // the VM entry, guest after it). The platform's packet timeline collects these with its
+    // probes' marks (platform/packet_probe.h).
+    using stage_marker = std::function<void(tick_t, core::stage)>;
+    void set_marker(stage_marker m) { m_marker = std::move(m); }
+    const stage_marker& marker() const { return m_marker; }
 
     void register_stats(core::stats_registry& reg, const std::string& prefix = "") const;
 
@@ -200,6 +209,7 @@ private:
     std::vector<vcpu*> m_all_vcpus;
     std::map<std::uint8_t, msi_route> m_routes;
     core::accountant* m_accountant = nullptr;
+    stage_marker m_marker;
 
     std::array<exit_stat, exit_reason_count> m_exits{};
     std::array<core::counter, 3> m_delivered{};

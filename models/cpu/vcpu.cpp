@@ -273,21 +273,24 @@ void vcpu::flush() {
 void vcpu::charge_path(tick_t start, const exit_path& p, tick_t extra, vcpu_state extra_state) {
     core::accountant* acc = m_kvm.accountant();
     const bool account = acc && m_packet != core::no_packet && acc->is_in_flight(m_packet);
+    const bool mark = m_kvm.marker() && m_packet != core::no_packet;
+    const auto hand_off = [&](tick_t t, core::stage s) {
+        if (account) acc->hand_off(m_packet, t, s);
+        if (mark) m_kvm.marker()(t, s);
+    };
     tick_t t = start;
     for (std::size_t i = 0; i < p.size; ++i) {
         const exit_step& s = p.steps[i];
         if (i + 1 == p.size && extra > 0) {  // the device model runs before the VM entry
-            if (account)
-                acc->hand_off(m_packet, t,
-                              extra_state == vcpu_state::vmm ? core::stage::vmm : core::stage::kvm);
+            hand_off(t, extra_state == vcpu_state::vmm ? core::stage::vmm : core::stage::kvm);
             m_state_ticks[static_cast<std::size_t>(extra_state)] += extra;
             t += extra;
         }
-        if (account) acc->hand_off(m_packet, t, s.stage);
+        hand_off(t, s.stage);
         m_state_ticks[static_cast<std::size_t>(state_of(s.stage))] += s.ticks;
         t += s.ticks;
     }
-    if (account) acc->hand_off(m_packet, t, core::stage::guest);
+    hand_off(t, core::stage::guest);
 }
 
 tick_t vcpu::exit_op(exit_reason r, const exit_path& p, tick_t extra, vcpu_state extra_state) {
@@ -504,7 +507,12 @@ void vcpu::spin() {
     if (m_extra > 0) {
         const tick_t e = m_extra;
         m_extra = 0;
-        run_on_core(e, vcpu_state::exit);
+        const tick_t from = now_ticks();
+        const tick_t done = run_on_core(e, vcpu_state::exit);
+        if (m_kvm.marker() && m_packet != core::no_packet) {
+            m_kvm.marker()(from, core::stage::exit);  // the interrupt exits taken while spinning
+            m_kvm.marker()(done, core::stage::guest);
+        }
         enter_guest(now_ticks());
     }
 }
@@ -549,7 +557,15 @@ void vcpu::halt() {
         m_state_ticks[static_cast<std::size_t>(vcpu_state::halted)] += now_ticks() - halted_at;
     }
     // VM entry; after a sleep the scheduler adds the wake-up (counted as halted time).
-    run_on_core(entry, vcpu_state::exit, slept, vcpu_state::halted);
+    const tick_t woke = now_ticks();
+    const tick_t entered = run_on_core(entry, vcpu_state::exit, slept, vcpu_state::halted);
+    if (m_kvm.marker() && m_packet != core::no_packet) {
+        // On the packet's path: KVM's wake-up (and the scheduler's) from the moment the vCPU
+        // thread saw the interrupt, then the VM entry.
+        m_kvm.marker()(woke, core::stage::kvm);
+        m_kvm.marker()(entered - entry, core::stage::exit);
+        m_kvm.marker()(entered, core::stage::guest);
+    }
     enter_guest(now_ticks());
 }
 

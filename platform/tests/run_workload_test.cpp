@@ -177,6 +177,36 @@ TEST(default_config_test, compiled_text_is_the_shipped_file_and_loads) {
     EXPECT_EQ(c.workload.count, 10000u);
     EXPECT_EQ(c.nic.wire.line_rate_bps, 25e9);
     EXPECT_EQ(c.peer, nic_peer::echo);
+    // The default: one VM in passthrough mode with posted interrupts, and what that needs.
+    EXPECT_EQ(c.workload.mode, vm_mode::passthrough);
+    EXPECT_EQ(c.cpu.interrupts, cpu::delivery_mode::posted);
+    EXPECT_TRUE(c.iommu_enabled);
+    EXPECT_GE(c.nic_num_vfs, 1u);
+    EXPECT_NO_THROW(check_vm_resources(c));
+}
+
+TEST(default_config_test, passthrough_needs_a_vf_and_the_iommu) {
+    core::param_registry reg;
+    declare_platform_params(reg);
+    core::param_tree t(reg);
+    t.load_yaml_text(std::string(default_run_yaml()), "default");
+    t.set("nic.num_vfs=0");
+    try {
+        check_vm_resources(make_platform_config(t));
+        ADD_FAILURE() << "no VF left was accepted";
+    } catch (const core::config_error& e) {
+        EXPECT_NE(std::string(e.what()).find("nic.num_vfs"), std::string::npos) << e.what();
+    }
+    t.set("nic.num_vfs=1");
+    t.set("iommu.enabled=false");
+    try {
+        check_vm_resources(make_platform_config(t));
+        ADD_FAILURE() << "passthrough without the IOMMU was accepted";
+    } catch (const core::config_error& e) {
+        EXPECT_NE(std::string(e.what()).find("iommu.enabled"), std::string::npos) << e.what();
+    }
+    t.set("vm.mode=bare-metal");
+    EXPECT_NO_THROW(check_vm_resources(make_platform_config(t)));
 }
 
 }  // namespace

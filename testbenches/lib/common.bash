@@ -114,3 +114,30 @@ gts = {1: 2.5, 2: 5.0, 3: 8.0, 4: 16.0, 5: 32.0}[gen]
 eff = 8 / 10 if gen <= 2 else 128 / 130
 print(gts * lanes * eff)' "$1" "$2"
 }
+
+# stat DIR KEY: one value from DIR/stats.json by its dotted name (whole numbers without ".0").
+stat() {
+    "$PY" - "$1/stats.json" "$2" <<'PYEOF'
+import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v = v[k]
+print(int(v) if isinstance(v, float) and v.is_integer() else v)
+PYEOF
+}
+
+# check_breakdown NAME DIR: the stages of DIR/stats.json add up to the mean round trip (within
+# 1%), and only DESIGN.md's stages are there.
+check_breakdown() {
+    "$PY" - "$2/stats.json" <<'PYEOF' || fail "$1: breakdown does not sum to latency_ns.rtt.mean"
+import json, sys
+s = json.load(open(sys.argv[1]))
+stages = {"guest", "exit", "kvm", "vmm", "vhost", "host_stack", "pcie", "iommu", "memory", "nic",
+          "wire", "peer"}
+assert set(s["breakdown_ns"]) == stages, sorted(s["breakdown_ns"])
+total = sum(v for v in s["breakdown_ns"].values() if v is not None)
+mean = s["latency_ns"]["rtt"]["mean"]
+assert abs(total - mean) <= 0.01 * mean, (total, mean)
+PYEOF
+    pass "$1: breakdown sums to the mean round trip"
+}
