@@ -288,11 +288,11 @@ int cmd_run(const run_options& o, bool packets) {
         });
     }
     rr_result result;
-    std::unique_ptr<vm_rr> vm;
+    std::unique_ptr<vm_workload> vm;
     if (w.mode == vm_mode::bare_metal)
         install_bare_metal_rr(p, w, acc, result);
     else
-        vm = std::make_unique<vm_rr>(p, w, acc, result);
+        vm = make_vm_workload(p, w, acc, result);
     const double wall = simulate(p);
     if (vm) {
         try {

@@ -99,4 +99,10 @@ bool host_cpu::wait_for(sc_core::sc_event& e, tick_t timeout) {
     return sc_core::sc_time_stamp() - start < to_sc_time(timeout);
 }
 
+void host_cpu::wait_any(const sc_core::sc_event_or_list& events) {
+    sync();
+    ++m_waits;
+    sc_core::wait(events);
+}
+
 }  // namespace iovsim::platform

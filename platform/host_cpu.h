@@ -46,6 +46,8 @@ public:
     void mem_read(std::uint64_t addr, void* data, std::uint32_t len);
     // Synchronizes, then sleeps until `e` fires or `timeout` passes; false on timeout.
     bool wait_for(sc_core::sc_event& e, tick_t timeout);
+    // Synchronizes, then sleeps until one of `events` fires.
+    void wait_any(const sc_core::sc_event_or_list& events);
     tick_t now() const;  // kernel time plus local offset
     // b_transport calls made, and wait() calls made (quantum-keeper syncs, interrupt waits).
     std::uint64_t transactions() const { return m_transactions; }

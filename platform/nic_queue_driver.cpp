@@ -54,16 +54,23 @@ void post_tx(queue_bus& b, nic_queues& q, const std::vector<std::uint8_t>& frame
 
 void ring_tx(queue_bus& b, const nic_queues& q) { b.mmio_write32(q.bar0 + tdt, q.tx_tail); }
 
-rx_check take_rx(queue_bus& b, const nic_queues& q, const std::vector<std::uint8_t>& expect) {
+std::optional<std::vector<std::uint8_t>> receive_frame(queue_bus& b, const nic_queues& q,
+                                                       bool& done) {
     nic::descriptor_bytes_t rb;
     b.mem_read(q.rx_ring() + q.rx_next * nic::descriptor_bytes, rb.data(), rb.size());
     const nic::rx_descriptor r = nic::rx_descriptor::decode(rb);
-    rx_check c;
-    if (!(r.status & nic::desc_status::dd)) return c;
-    c.done = true;
+    done = (r.status & nic::desc_status::dd) != 0;
+    if (!done) return std::nullopt;
     std::vector<std::uint8_t> got(r.length);
     if (r.length) b.mem_read(q.rx_buf(q.rx_next), got.data(), r.length);
-    c.verified = (r.status & nic::desc_status::eop) && r.errors == 0 && got == expect;
+    if (!(r.status & nic::desc_status::eop) || r.errors != 0) return std::nullopt;
+    return got;
+}
+
+rx_check take_rx(queue_bus& b, const nic_queues& q, const std::vector<std::uint8_t>& expect) {
+    rx_check c;
+    const auto got = receive_frame(b, q, c.done);
+    c.verified = got && *got == expect;
     return c;
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,10 @@ struct rx_check {
     bool verified = false;
 };
 rx_check take_rx(queue_bus& b, const nic_queues& q, const std::vector<std::uint8_t>& expect);
+// The frame in the next RX descriptor, if the NIC wrote one back (DD) whole (EOP, no errors);
+// `done` says whether DD was set. Does not give the slot back.
+std::optional<std::vector<std::uint8_t>> receive_frame(queue_bus& b, const nic_queues& q,
+                                                       bool& done);
 // Acknowledges the RX cause (ICR, write 1 to clear), gives the slot back and writes RDT.
 void recycle_rx(queue_bus& b, nic_queues& q);
 

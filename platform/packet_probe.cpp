@@ -18,7 +18,11 @@ void packet_timeline::begin(tick_t t, core::stage first) {
 }
 
 void packet_timeline::mark(tick_t t, core::stage s, bool pinned) {
-    if (m_open) m_marks.push_back({t, s, pinned});
+    if (m_open) m_marks.push_back({t, s, pinned, false});
+}
+
+void packet_timeline::mark_vcpu(tick_t t, core::stage s) {
+    if (m_open) m_marks.push_back({t, s, false, true});
 }
 
 void packet_timeline::exclusive(tick_t from, tick_t to) {
@@ -37,7 +41,13 @@ std::uint64_t packet_timeline::end(tick_t t) {
             if (m.time > from && m.time < to) return true;
         return false;
     };
+    // The vCPU holds the packet until another component's mark (the hand-off: a doorbell, a
+    // kick, the VMM's tap write) and again once the interrupt reaches KVM (a kvm mark from
+    // elsewhere); in between its marks are its own work, off the packet's path.
+    bool away = false;
     for (const mark_t& m : m_marks) {
+        if (!m.vcpu) away = m.stage != core::stage::kvm && m.stage != core::stage::guest;
+        if (m.vcpu && away) continue;
         if (m.time >= m_begin && m.time <= t && !excluded(m))
             m_accountant->hand_off(id, m.time, m.stage);
     }

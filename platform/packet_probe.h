@@ -44,6 +44,12 @@ public:
     void begin(tick_t t, core::stage first);
     // `s` holds the open packet from `t`; ignored when no packet is open.
     void mark(tick_t t, core::stage s, bool pinned = false);
+    // A mark from the vCPU running the packet's guest (cpu::kvm::set_marker): kept while the
+    // guest holds the packet, that is until another component marks it (other than kvm or
+    // guest: the doorbell's pcie, the kick's vhost, the tap's host_stack) and again from the next
+    // kvm or guest mark of another component (the interrupt reaching KVM); dropped in between,
+    // where the vCPU's exits (a VM entry after the kick, a HLT) run beside the packet.
+    void mark_vcpu(tick_t t, core::stage s);
     // Unpinned marks strictly inside (from, to) are dropped at end().
     void exclusive(tick_t from, tick_t to);
     // Closes the packet at `t`: replays the marks into the accountant; returns the packet's ID.
@@ -54,6 +60,7 @@ private:
         tick_t time;
         core::stage stage;
         bool pinned;
+        bool vcpu;
     };
     core::accountant* m_accountant = nullptr;
     bool m_open = false;

@@ -175,6 +175,17 @@ void declare_platform_params(core::param_registry& reg) {
                   "reserves bus numbers and VF BAR space for this many")
                     .with_min("1")
                     .with_max("256"));
+    reg.declare(d("host.stack.tx", param_kind::integer, "2000", "cycles",
+                  "Host network stack per frame from a tap to the PF (tap write, bridge, the PF "
+                  "driver's xmit); virtio and emulation. An estimate: a Linux bridge forwards "
+                  "about 1 Mpps per core, RX and TX together")
+                    .with_min("0")
+                    .with_max("10000000"));
+    reg.declare(d("host.stack.rx", param_kind::integer, "2500", "cycles",
+                  "Host network stack per frame from the PF to a tap (interrupt, NAPI poll, "
+                  "bridge, tap queue); virtio and emulation. An estimate, as host.stack.tx")
+                    .with_min("0")
+                    .with_max("10000000"));
     reg.declare(d("nic.num_vfs", param_kind::integer, "0", "VFs",
                   "VFs the host PF driver enables at boot, as `echo N > sriov_numvfs` (0 to "
                   "nic.total_vfs)")
@@ -367,6 +378,8 @@ platform_config make_platform_config(const core::param_tree& tree) {
     nic::nic_params& np = c.nic;
     np.pf_id = pcie::routing_id{1, 0, 0};  // root port 0's secondary bus, device 0, function 0
     np.functions.sriov.total_vfs = static_cast<std::uint16_t>(tree.get_int("nic.total_vfs"));
+    c.host_stack_tx_cycles = static_cast<std::uint64_t>(tree.get_int("host.stack.tx"));
+    c.host_stack_rx_cycles = static_cast<std::uint64_t>(tree.get_int("host.stack.rx"));
     c.nic_num_vfs = static_cast<unsigned>(tree.get_int("nic.num_vfs"));
     if (c.nic_num_vfs > np.functions.sriov.total_vfs) {
         throw core::config_error(fmt::format(

@@ -2,60 +2,22 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <stdexcept>
 
-#include "iommu/interrupt_remapper.h"
+#include "models/core/errors.h"
 #include "models/core/sc_glue.h"
-#include "models/pcie/capabilities.h"
-#include "platform/nic_queue_driver.h"
 #include "platform/nicbench.h"
+#include "platform/passthrough_vm.h"
 #include "platform/pf_driver.h"
-#include "sriov-nic/nic_registers.h"
 
 namespace iovsim::platform {
 
-namespace {
-
 using core::stage;
-using namespace nic::nic_reg;
 
-std::uint64_t bar_of(const sriov_vf& vf, int index, std::uint64_t& size) {
-    for (const auto& b : vf.bars) {
-        if (b.index == index) {
-            size = b.size;
-            return b.address;
-        }
-    }
-    throw std::runtime_error(fmt::format("run: VF {} has no BAR{}", vf.index, index));
-}
+// --- vm_workload ---
 
-}  // namespace
-
-// --- msix_table_emulation ---
-
-std::uint64_t msix_table_emulation::read(std::uint64_t offset, unsigned size, std::uint64_t& value,
-                                         tick_t) {
-    const std::uint64_t word = offset / 4;
-    value = (size == 4 && offset % 4 == 0 && word < m_words.size()) ? m_words[word] : ~0ull;
-    return 0;  // the exit to the VMM is the cost
-}
-
-std::uint64_t msix_table_emulation::write(std::uint64_t offset, unsigned size, std::uint64_t value,
-                                          tick_t) {
-    const std::uint64_t word = offset / 4;
-    if (size == 4 && offset % 4 == 0 && word < m_words.size())
-        m_words[word] = static_cast<std::uint32_t>(value);
-    return 0;
-}
-
-std::array<std::uint32_t, 4> msix_table_emulation::entry(unsigned n) const {
-    return {m_words.at(4 * n), m_words.at(4 * n + 1), m_words.at(4 * n + 2), m_words.at(4 * n + 3)};
-}
-
-// --- vm_rr ---
-
-vm_rr::vm_rr(host_platform& p, const workload_config& w, core::accountant& acc, rr_result& out)
+vm_workload::vm_workload(host_platform& p, const workload_config& w, core::accountant& acc,
+                         rr_result& out)
     : m_p(p), m_w(w), m_acc(acc), m_out(out) {
     const platform_config& c = p.config();
     if (!p.kvm) throw std::invalid_argument("run: the platform was built without VMs");
@@ -63,154 +25,159 @@ vm_rr::vm_rr(host_platform& p, const workload_config& w, core::accountant& acc, 
         throw std::invalid_argument("run: the platform was built without packet accounting");
     if (!p.nic || !p.peer)
         throw std::invalid_argument("run: the platform needs the NIC and the echo peer");
-    if (w.mode != vm_mode::passthrough)
-        throw std::invalid_argument("run: vm_rr runs passthrough VMs only");
-    if (!p.iommu) throw std::invalid_argument("run: passthrough needs the IOMMU");
     m_map.map_ram(0, vm_ram_hpa_base, w.vm_memory);
     m_vm = p.kvm->add_vm(m_map, c.cpu.interrupts, c.cpu.wait);
     m_vcpu = std::make_unique<cpu::vcpu>("vm0_vcpu0", *p.kvm,
                                          cpu::vcpu_params{m_vm, pi_descriptor_hpa, 4});
     m_vcpu->socket.bind(p.bus->in);
-    p.kvm->set_marker([&p](tick_t t, stage s) { p.timeline.mark(t, s); });
+    p.kvm->set_marker([&p](tick_t t, stage s, bool from_vcpu) {
+        if (from_vcpu)
+            p.timeline.mark_vcpu(t, s);
+        else
+            p.timeline.mark(t, s);
+    });
     p.timeline.attach(&acc);
-    p.cpu.run([this](host_cpu& cpu) { host_setup(cpu); }, false);
-    m_vcpu->run([this](cpu::guest_context& g) { guest(g); });
 }
 
-void vm_rr::host_setup(host_cpu& cpu) {
-    host_platform& p = m_p;
-    const platform_config& c = p.config();
-    const auto found = p.enumerate();
-    const pcie::enumerated_function& pf = p.nic_pf(found);
-    p.nic->set_mac(0, pf_mac());
-    pf_driver pfd(cpu, *p.nic, pf);
-    const sriov_layout layout = pfd.enable_vfs(c.nic_num_vfs);
-    const sriov_vf& vf = layout.vfs.at(0);
-    const std::uint16_t sid = vf.id.value();
-
-    // VFIO: the VM's memory in the VF's IOMMU domain.
-    iommu::driver& drv = *p.iommu_driver;
-    drv.init();
-    const std::uint16_t did = drv.create_domain();
-    drv.map(did, 0, vm_ram_hpa_base, m_w.vm_memory);
-    drv.attach(sid, did);
-
-    // The VF's RX interrupt: one IRTE (index = the VM), source-ID checked.
-    drv.setup_interrupt_remapping();
-    const unsigned irte = m_vm;
-    const iommu::irte_source_check src{sid, 0, 1};
-    if (c.cpu.interrupts == cpu::delivery_mode::posted) {
-        drv.set_irte(irte, iommu::make_posted_irte(pi_descriptor_hpa, guest_rx_vector, false, src));
-    } else {
-        const std::uint8_t host_vector = static_cast<std::uint8_t>(host_vf_vector + m_vm);
-        drv.set_irte(irte, iommu::make_remapped_irte(m_vcpu->host_core(), host_vector, src));
-        p.kvm->route_msi(host_vector, m_vm, 0, guest_rx_vector);
-        p.irq_router->claim(host_vector);
+void vm_workload::begin_packet(cpu::guest_context& g) {
+    const tick_t begin = g.now();
+    if (m_seq == m_w.warmup) {
+        m_out.measured_begin = begin;
+        m_exits_begin = exit_counts();
     }
-    const std::uint16_t cap = pcie::enumerator::find_capability(cpu, vf.id, pcie::cap_id::msix);
-    if (cap == 0) throw std::runtime_error("run: the VF has no MSI-X capability");
-    const std::uint32_t table = cpu.config_read(vf.id, cap + pcie::msix_reg::table_offset_bir, 4);
-    if ((table & 7u) != 3) throw std::runtime_error("run: the VF's MSI-X table is not in BAR3");
-    std::uint64_t bar0_size = 0, bar3_size = 0;
-    const std::uint64_t bar0 = bar_of(vf, 0, bar0_size);
-    const std::uint64_t bar3 = bar_of(vf, 3, bar3_size);
-    const std::uint64_t table_offset = table & ~7u;
-    m_table_offset = table_offset;
-    const std::uint64_t entry = bar3 + table_offset + rx_vector * 16;
-    cpu.mmio_write32(entry + 0,
-                     iommu::make_remappable_msi_address(static_cast<std::uint16_t>(irte)));
-    cpu.mmio_write32(entry + 4, 0);
-    cpu.mmio_write32(entry + 8, 0);   // subhandle 0: the handle is the IRTE index
-    cpu.mmio_write32(entry + 12, 0);  // unmasked
-    cpu.config_write(vf.id, cap + pcie::msix_reg::message_control, 2, pcie::msix_reg::enable);
-
-    // The VMM maps the BARs into the guest; the MSI-X table page stays trapped.
-    m_map.add_passthrough("vf0.bar0", pt_bar0_gpa, bar0, bar0_size);
-    m_bar3_region = m_map.add_passthrough("vf0.bar3", pt_bar3_gpa, bar3, bar3_size);
-    m_map.trap(m_bar3_region, table_offset & ~(cpu::ept_page_size - 1), cpu::ept_page_size);
-    p.kvm->register_mmio(m_vm, m_bar3_region, m_msix);
-
-    p.kvm->irqfd(m_vm, 0, start_vector, cpu.now());
+    m_p.timeline.begin(begin, stage::guest);
+    g.set_packet(m_seq + 1);
+    ++m_out.sent;
 }
 
-void vm_rr::guest(cpu::guest_context& g) {
-    host_platform& p = m_p;
-    g.wait_for_interrupt(start_vector);
-    g.eoi();
-    guest_queue_bus bus(g);
-    nic_queues q;
-    q.bar0 = pt_bar0_gpa;
-    q.bar3 = pt_bar3_gpa;
-    q.region = pt_region_gpa;
-    // The guest's MSI-X entry for its RX vector: trapped, emulated by the VMM.
-    const std::uint64_t entry = pt_bar3_gpa + m_table_offset + rx_vector * 16;
-    g.mmio_write32(entry + 0, 0xfee00000);
-    g.mmio_write32(entry + 4, 0);
-    g.mmio_write32(entry + 8, guest_rx_vector);
-    g.mmio_write32(entry + 12, 0);
-    open_queues(bus, q, "run: the guest's VF");
-    g.mmio_write32(q.bar0 + ims, icr_bits::rxt);
-
-    const std::uint32_t bytes = m_w.size - 4;  // the FCS is the NIC's
-    const net::mac_address mac = vf_mac(0);
-    for (m_seq = 0; m_seq < m_w.count; ++m_seq) {
-        const auto request = make_frame(peer_mac(), mac, bytes, m_seq);
-        const auto expect = make_frame(mac, peer_mac(), bytes, m_seq);
-        const tick_t begin = g.now();
-        if (m_seq == m_w.warmup) {
-            m_out.measured_begin = begin;
-            m_exits_begin = exit_counts();
-        }
-        p.timeline.begin(begin, stage::guest);
-        g.set_packet(m_seq + 1);
-        post_tx(bus, q, request);
-        p.timeline.mark(g.now(), stage::pcie);
-        ring_tx(bus, q);
-        ++m_out.sent;
-        g.wait_for_interrupt(guest_rx_vector);
-        p.timeline.mark(g.now(), stage::guest);
-        g.eoi();
-        const rx_check r = take_rx(bus, q, expect);
-        if (r.done) ++m_out.received;
-        if (r.verified) ++m_out.verified;
-        m_out.measured_end = g.now();
-        g.set_packet(core::no_packet);
-        p.timeline.end(m_out.measured_end);
-        m_exits_end = exit_counts();
-        recycle_rx(bus, q);  // between round trips
-    }
-    sc_core::sc_stop();  // the run is over (halt polling and timers would go on)
+void vm_workload::end_packet(cpu::guest_context& g, const rx_check& r) {
+    if (r.done) ++m_out.received;
+    if (r.verified) ++m_out.verified;
+    m_out.measured_end = g.now();
+    g.set_packet(core::no_packet);
+    m_p.timeline.end(m_out.measured_end);
+    m_exits_end = exit_counts();
 }
 
-std::array<std::uint64_t, cpu::exit_reason_count> vm_rr::exit_counts() const {
+void vm_workload::finish() { sc_core::sc_stop(); }
+
+std::array<std::uint64_t, cpu::exit_reason_count> vm_workload::exit_counts() const {
     std::array<std::uint64_t, cpu::exit_reason_count> n{};
     for (std::size_t i = 0; i < cpu::exit_reason_count; ++i)
         n[i] = m_p.kvm->exits(cpu::all_exit_reasons[i]).count.value();
     return n;
 }
 
-std::uint64_t vm_rr::measured_exits(cpu::exit_reason r) const {
+std::uint64_t vm_workload::measured_exits(cpu::exit_reason r) const {
     const auto i = static_cast<std::size_t>(r);
     return m_exits_end[i] - m_exits_begin[i];
 }
 
-std::uint64_t vm_rr::measured_exits() const {
+std::uint64_t vm_workload::measured_exits() const {
     std::uint64_t n = 0;
     for (const cpu::exit_reason r : cpu::all_exit_reasons) n += measured_exits(r);
     return n;
 }
 
-void vm_rr::check() const {
+void vm_workload::check() const {
+    if (!m_p.cpu.failure().empty())
+        throw std::runtime_error("run: the host's program failed: " + m_p.cpu.failure());
     if (!m_vcpu->failure().empty())
         throw std::runtime_error("run: the guest's program failed: " + m_vcpu->failure());
     if (!m_vcpu->finished()) {
-        nic::nic& n = *m_p.nic;
         throw std::runtime_error(fmt::format(
-            "run: the guest never finished: packet {} got no response (VF 0 tx_frames {} "
-            "rx_frames {}, wire tx {} rx {}, peer rx {} tx {}, interrupts dropped by the IOMMU {})",
-            m_seq, n.stats(1).tx_frames.value(), n.stats(1).rx_frames.value(), n.wire_tx_frames(),
-            n.wire_rx_frames(), m_p.peer->rx_frames(), m_p.peer->tx_frames(),
-            m_p.iommu->interrupts_dropped()));
+            "run: the guest never finished: packet {} got no response ({}; wire tx {} rx {}, "
+            "peer rx {} tx {})",
+            m_seq, where(), m_p.nic->wire_tx_frames(), m_p.nic->wire_rx_frames(),
+            m_p.peer->rx_frames(), m_p.peer->tx_frames()));
+    }
+}
+
+std::unique_ptr<vm_workload> make_vm_workload(host_platform& p, const workload_config& w,
+                                              core::accountant& acc, rr_result& out) {
+    switch (w.mode) {
+        case vm_mode::passthrough:
+            return std::make_unique<passthrough_vm>(p, w, acc, out);
+        case vm_mode::virtio:
+        case vm_mode::emulation:
+        case vm_mode::bare_metal:
+            break;
+    }
+    throw core::config_error(fmt::format("vm.mode: {} is not runnable in a VM", to_string(w.mode)));
+}
+
+// --- host_bridge_net ---
+
+host_bridge_net::host_bridge_net(host_platform& p, net::mac_address guest, tap_reader to_tap)
+    : m_p(p), m_guest(guest), m_to_tap(std::move(to_tap)) {
+    const platform_config& c = p.config();
+    m_tx_cost =
+        cycles_to_ticks(static_cast<double>(c.host_stack_tx_cycles), c.cpu.exits.cpu_clock_hz);
+    m_rx_cost =
+        cycles_to_ticks(static_cast<double>(c.host_stack_rx_cycles), c.cpu.exits.cpu_clock_hz);
+}
+
+void host_bridge_net::send(const frame& f, tick_t at) {
+    m_p.timeline.mark(at, stage::host_stack);
+    m_tx.emplace_back(at, f);
+    const tick_t now = now_ticks();
+    m_tx_event.notify(to_sc_time(at > now ? at - now : 0));
+}
+
+void host_bridge_net::setup(host_cpu& cpu) {
+    const auto found = m_p.enumerate();
+    const pcie::enumerated_function& pf = m_p.nic_pf(found);
+    m_p.nic->set_mac(0, m_guest);  // the bridge's port: the guest's MAC reaches the PF
+    for (const auto& b : pf.bars) {
+        if (b.index == 0) m_pf.bar0 = b.address;
+        if (b.index == 3) m_pf.bar3 = b.address;
+    }
+    m_pf.region = m_p.config().map.dram_high.base + 0x1000'0000;
+    host_queue_bus bus(cpu);
+    open_queues(bus, m_pf, "run: the PF");
+    enable_rx_interrupt(cpu, pf.id, m_pf, rr_vector, "run: the PF");
+}
+
+void host_bridge_net::serve(host_cpu& cpu) {
+    host_queue_bus bus(cpu);
+    sc_core::sc_event never;
+    std::uint64_t seen = m_p.interrupts.count(rr_vector);
+    for (;;) {
+        // TX: every frame the tap has by now.
+        while (!m_tx.empty() && m_tx.front().first <= cpu.now()) {
+            const frame f = std::move(m_tx.front().second);
+            m_tx.pop_front();
+            if (m_tx_cost) cpu.wait_for(never, m_tx_cost);
+            post_tx(bus, m_pf, f);
+            m_p.timeline.mark(cpu.now(), stage::pcie);
+            ring_tx(bus, m_pf);
+            ++m_tx_frames;
+        }
+        // RX: the PF's interrupt; every frame written back by then.
+        if (m_p.interrupts.count(rr_vector) != seen) {
+            seen = m_p.interrupts.count(rr_vector);
+            m_p.timeline.mark(m_p.interrupts.last_arrival(rr_vector), stage::host_stack);
+            for (;;) {
+                bool done = false;
+                const auto f = receive_frame(bus, m_pf, done);
+                if (!done) break;
+                recycle_rx(bus, m_pf);
+                if (!f) {
+                    ++m_rx_errors;
+                    continue;
+                }
+                if (m_rx_cost) cpu.wait_for(never, m_rx_cost);
+                ++m_rx_frames;
+                m_to_tap(*f, cpu.now());
+            }
+            continue;
+        }
+        if (!m_tx.empty()) {
+            if (m_tx.front().first <= cpu.now()) continue;
+            // A later frame's notification may have been overtaken by an earlier one's.
+            m_tx_event.notify(to_sc_time(m_tx.front().first - now_ticks()));
+        }
+        cpu.wait_any(m_tx_event | m_p.interrupts.event(rr_vector));
     }
 }
 

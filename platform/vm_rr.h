@@ -1,88 +1,66 @@
 // The request/response workload (workload.type rr) in a VM (issue 6, DESIGN.md §1, §6): the
 // guest's driver sends a request frame to the echo peer and waits for its echo, workload.count
-// times, one frame in flight, as rr_workload.h does on bare metal.
+// times, one frame in flight, as rr_workload.h does on bare metal. One VM with one vCPU; the mode
+// (vm.mode) decides the driver and what stands between it and the NIC:
+//   passthrough  passthrough_vm.h: a VF assigned to the VM, DMA through the IOMMU
+//   virtio       virtio_vm.h: virtio-net, a vhost worker, the host bridge and the PF
+//   emulation    emulation_vm.h: the e1000 in the VMM, the host bridge and the PF
 //
-// vm.mode passthrough (SR-IOV, VFIO): the host, on the host CPU stand-in, does what the PF driver,
-// VFIO and the VMM do before the guest boots:
-// - enumerates, enables nic.num_vfs VFs through the PF (pf_driver.h), VF 0 for the VM;
-// - with the IOMMU driver: initializes the IOMMU, creates the VM's domain, maps the VM's RAM
-//   (GPA 0..vm.memory to its host DRAM, the largest pages alignment allows), attaches the VF's
-//   requester ID; sets up interrupt remapping and writes one IRTE for the VF's RX vector: posted
-//   (vm.interrupts posted: the vCPU's posted-interrupt descriptor, the guest vector) or remapped
-//   to a host vector that KVM's MSI routing turns into the guest vector (exit, apicv: VFIO's
-//   eventfd + irqfd, with no host thread in between);
-// - programs the VF's MSI-X table entry with the remappable-format address of that IRTE (VFIO
-//   programs the real table; the guest's own table writes are trapped and emulated), enables
-//   MSI-X in the VF's config space;
-// - maps the VF's BAR0 (registers and doorbells) and BAR3 into the VM's EPT at guest-physical
-//   pt_bar0_gpa / pt_bar3_gpa, leaving the MSI-X table page trapped to the VMM's emulation;
-// - starts the guest: an interrupt (start_vector) through irqfd.
-// The guest then, on its one vCPU (cpu::vcpu: every cost is the trap path's): writes its MSI-X
-// table entry (trapped: exits to the VMM), opens the VF's queues with passthrough MMIO (rings and
-// buffers in guest RAM at pt_region_gpa, guest-physical addresses that the IOMMU translates),
-// enables the RX cause, and runs the round trips: frame and descriptor into guest memory, TDT
-// (passthrough MMIO, no exit), wait_for_interrupt (vm.wait: HLT or spin), EOI (an exit in exit
-// mode only), the RX descriptor and frame read and checked. Giving the RX slot back (ICR, RDT:
-// passthrough MMIO) runs after the round trip ends.
+// vm_workload is what the modes share: the VM (its RAM at GPA 0 backed by host DRAM from
+// vm_ram_hpa_base, mapped in its EPT; its vCPU on host.pin.vcpus' core, reaching the host bridge
+// through the platform's CPU bus), the packet bookkeeping of the guest's loop (begin_packet /
+// end_packet: the packet timeline, the measured window, exit counts), and the vCPU's and KVM's
+// stage marks fed to the timeline (cpu::kvm::set_marker; packet_timeline::mark_vcpu).
 //
-// Accounting: a packet begins in `guest` when the driver starts writing the request; pcie from
-// the TDT write; the probes' marks through nic, pcie, iommu, memory, wire, peer and back; the
-// VF's MSI-X message enters the interrupt path (iommu: remapping, posting), KVM's interrupt entry
-// (kvm); the vCPU marks its exits and its wake-up from HLT (cpu::kvm::set_marker); `guest` from
-// the moment the guest has the vector until it has read and checked the response.
+// host_bridge_net is the host side of virtio and emulation (DESIGN.md §6): the tap, the Linux
+// bridge and the PF's driver, as a program on the host CPU stand-in (as if it ran alone on
+// host.pin.softirq's core: no scheduler contention). TX: a frame the tap gets (from vhost or the
+// VMM) costs host.stack.tx cycles (tap → bridge → the PF driver's xmit), then goes into the PF's
+// TX ring and TDT. RX: the PF's MSI-X message; host.stack.rx cycles (interrupt, NAPI poll,
+// bridge, tap queue), then the frame goes to the tap's reader (vhost or the VMM's I/O thread) at
+// that time. The PF carries the guest's MAC in the NIC's switch (the bridge adds it to the PF's
+// unicast filter, as a macvtap or a bridge port in promiscuous mode would). Marks host_stack when
+// a frame reaches the tap from the guest side and when the PF's interrupt reaches the host,
+// pcie at the TDT write.
 //
 // Exits are counted for the measured round trips only (from the first measured request's start
 // to the last response's end): vm_exits.per_packet and .by_reason.
 //
-// Leaves out: the guest's own probe of the VF (config space through VFIO), the VF's mailbox to
-// the PF, interrupts preempting the program (the guest takes its interrupt where it waits), one
-// vCPU per VM. Several VMs (vm.count) come with the other modes.
+// Leaves out: several VMs and vCPUs, the host stack's queueing disciplines and GRO, TX
+// completion interrupts of the PF (its TX ring is reused in order, one frame in flight).
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "models/core/accountant.h"
 #include "models/cpu/ept.h"
 #include "models/cpu/exit_costs.h"
 #include "models/cpu/vcpu.h"
 #include "platform/host_platform.h"
+#include "platform/nic_queue_driver.h"
 #include "platform/rr_workload.h"
 #include "platform/workload_params.h"
 
 namespace iovsim::platform {
 
-inline constexpr std::uint64_t pt_bar0_gpa = 0xc000'0000;        // the VF's BAR0 in the guest
-inline constexpr std::uint64_t pt_bar3_gpa = 0xc010'0000;        // its BAR3 (MSI-X table and PBA)
-inline constexpr std::uint64_t pt_region_gpa = 0x10'0000;        // rings and buffers: 512 KiB
 inline constexpr std::uint64_t vm_ram_hpa_base = 8ull << 30;     // VM 0's RAM in host DRAM
 inline constexpr std::uint64_t pi_descriptor_hpa = 0x6000'0000;  // KVM's descriptors
 inline constexpr std::uint8_t start_vector = 0x21;     // the host tells the guest to start
 inline constexpr std::uint8_t guest_rx_vector = 0x41;  // the guest driver's RX vector
-inline constexpr std::uint8_t host_vf_vector = 0x60;   // VFIO's host vector for VM 0's VF
+// The guest's MAC under virtio and emulation (locally administered).
+inline net::mac_address guest_mac() { return net::mac_address::from_u64(0x020000020000ull); }
 
-// The VMM's emulation of a passthrough VF's MSI-X table (VFIO's trapped page): the guest's
-// entries kept as written; the real table is the host's (VFIO programs it).
-class msix_table_emulation : public cpu::mmio_handler {
+class vm_workload {
 public:
-    std::uint64_t read(std::uint64_t offset, unsigned size, std::uint64_t& value,
-                       tick_t now) override;
-    std::uint64_t write(std::uint64_t offset, unsigned size, std::uint64_t value,
-                        tick_t now) override;
-    // The guest's entry `n`: address (low, high), data, vector control.
-    std::array<std::uint32_t, 4> entry(unsigned n) const;
-
-private:
-    std::array<std::uint32_t, 4 * 8> m_words{};  // 8 entries, as VFIO emulates them
-};
-
-class vm_rr {
-public:
-    // Builds the VM (its EPT, vCPU, KVM registration) and installs the host's and the guest's
-    // programs. Call during elaboration. std::invalid_argument if the platform was built without
-    // VMs, accounting, the NIC and the echo peer, or (passthrough) the IOMMU.
-    vm_rr(host_platform& p, const workload_config& w, core::accountant& acc, rr_result& out);
+    virtual ~vm_workload() = default;
+    vm_workload(const vm_workload&) = delete;
+    vm_workload& operator=(const vm_workload&) = delete;
 
     // After the simulation: std::runtime_error saying which packet and where, if the guest did
     // not finish (a response never came) or its program threw.
@@ -93,12 +71,20 @@ public:
     std::uint64_t measured_exits(cpu::exit_reason r) const;
     const cpu::vcpu& vcpu() const { return *m_vcpu; }
     const cpu::ept& map() const { return m_map; }
-    const msix_table_emulation& msix() const { return m_msix; }
 
-private:
-    void host_setup(host_cpu& cpu);
-    void guest(cpu::guest_context& g);
-    std::array<std::uint64_t, cpu::exit_reason_count> exit_counts() const;
+protected:
+    // Builds the VM and its vCPU (call during elaboration); the subclass installs the programs.
+    // std::invalid_argument if the platform was built without VMs, accounting, the NIC and the
+    // echo peer.
+    vm_workload(host_platform& p, const workload_config& w, core::accountant& acc, rr_result& out);
+
+    // The guest's loop: a packet opens in `guest` now; it closes now with the check's outcome.
+    void begin_packet(cpu::guest_context& g);
+    void end_packet(cpu::guest_context& g, const rx_check& r);
+    // Ends the run once the guest is done (halt polling and timers would go on).
+    void finish();
+    // Mode-specific counters for check()'s message.
+    virtual std::string where() const = 0;
 
     host_platform& m_p;
     workload_config m_w;
@@ -107,11 +93,49 @@ private:
     cpu::ept m_map;
     unsigned m_vm = 0;
     std::unique_ptr<cpu::vcpu> m_vcpu;
-    msix_table_emulation m_msix;
-    int m_bar3_region = -1;
-    std::uint64_t m_table_offset = 0;  // the MSI-X table in BAR3
-    std::uint64_t m_seq = 0;           // the packet the guest works on
+    std::uint64_t m_seq = 0;  // the packet the guest works on
+
+private:
+    std::array<std::uint64_t, cpu::exit_reason_count> exit_counts() const;
     std::array<std::uint64_t, cpu::exit_reason_count> m_exits_begin{}, m_exits_end{};
+};
+
+// The mode's workload for w.mode (not bare-metal). core::config_error naming vm.mode for a mode
+// that cannot run yet.
+std::unique_ptr<vm_workload> make_vm_workload(host_platform& p, const workload_config& w,
+                                              core::accountant& acc, rr_result& out);
+
+// See the file comment.
+class host_bridge_net {
+public:
+    using frame = std::vector<std::uint8_t>;
+    // Frames for the guest, handed to the tap's reader at `at`.
+    using tap_reader = std::function<void(const frame&, tick_t at)>;
+
+    host_bridge_net(host_platform& p, net::mac_address guest, tap_reader to_tap);
+
+    // A frame (FCS excluded) the tap got from the guest side at `at` (not before the current
+    // kernel time). Never waits.
+    void send(const frame& f, tick_t at);
+    // On the host CPU: enumerates, gives the PF the guest's MAC, opens its queues and its RX
+    // interrupt.
+    void setup(host_cpu& cpu);
+    // On the host CPU after setup(): forwards frames both ways; never returns.
+    [[noreturn]] void serve(host_cpu& cpu);
+
+    std::uint64_t tx_frames() const { return m_tx_frames; }
+    std::uint64_t rx_frames() const { return m_rx_frames; }
+    std::uint64_t rx_errors() const { return m_rx_errors; }  // descriptors without a whole frame
+
+private:
+    host_platform& m_p;
+    net::mac_address m_guest;
+    tap_reader m_to_tap;
+    nic_queues m_pf;
+    std::deque<std::pair<tick_t, frame>> m_tx;  // from the tap, by arrival
+    sc_core::sc_event m_tx_event;
+    tick_t m_tx_cost = 0, m_rx_cost = 0;
+    std::uint64_t m_tx_frames = 0, m_rx_frames = 0, m_rx_errors = 0;
 };
 
 }  // namespace iovsim::platform

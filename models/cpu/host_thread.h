@@ -17,9 +17,11 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <systemc>
 
+#include "models/core/trace_context.h"
 #include "models/core/units.h"
 #include "models/cpu/host_scheduler.h"
 
@@ -35,6 +37,10 @@ public:
 
     std::uint64_t signals() const { return m_signals; }
     const std::string& name() const { return m_name; }
+    // For packet accounting (cpu::kvm::set_marker): the stage that has the packet once a guest's
+    // write signals this eventfd through an ioeventfd (core::stage::vhost for a vhost kick).
+    void set_handoff(core::stage s) { m_handoff = s; }
+    std::optional<core::stage> handoff() const { return m_handoff; }
 
 private:
     friend class host_thread;
@@ -46,6 +52,7 @@ private:
     std::multimap<tick_t, int> m_pending;  // signal times not yet read
     sc_core::sc_event m_event;
     std::uint64_t m_signals = 0;
+    std::optional<core::stage> m_handoff;
 };
 
 class host_thread : public sc_core::sc_module {

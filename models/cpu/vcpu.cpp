@@ -276,7 +276,7 @@ void vcpu::charge_path(tick_t start, const exit_path& p, tick_t extra, vcpu_stat
     const bool mark = m_kvm.marker() && m_packet != core::no_packet;
     const auto hand_off = [&](tick_t t, core::stage s) {
         if (account) acc->hand_off(m_packet, t, s);
-        if (mark) m_kvm.marker()(t, s);
+        if (mark) m_kvm.marker()(t, s, true);
     };
     tick_t t = start;
     for (std::size_t i = 0; i < p.size; ++i) {
@@ -431,7 +431,10 @@ std::uint64_t vcpu::trapped(bool pio, bool is_write, const kvm::handler_ref& h, 
     std::uint64_t result = is_write ? value : all_ones(size);
     tick_t extra = 0;
     if (fd) {
-        fd->signal(handled_at + m_kvm.costs().ioeventfd_notify());
+        const tick_t signalled = handled_at + m_kvm.costs().ioeventfd_notify();
+        fd->signal(signalled);
+        if (m_kvm.marker() && m_packet != core::no_packet && fd->handoff())
+            m_kvm.marker()(signalled, *fd->handoff(), false);  // the waiter has the packet
     } else if (h.handler) {
         std::uint64_t v = 0;
         const std::uint64_t cycles = is_write ? h.handler->write(h.offset, size, value, handled_at)
@@ -510,8 +513,9 @@ void vcpu::spin() {
         const tick_t from = now_ticks();
         const tick_t done = run_on_core(e, vcpu_state::exit);
         if (m_kvm.marker() && m_packet != core::no_packet) {
-            m_kvm.marker()(from, core::stage::exit);  // the interrupt exits taken while spinning
-            m_kvm.marker()(done, core::stage::guest);
+            m_kvm.marker()(from, core::stage::exit,
+                           true);  // the interrupt exits taken while spinning
+            m_kvm.marker()(done, core::stage::guest, true);
         }
         enter_guest(now_ticks());
     }
@@ -562,9 +566,9 @@ void vcpu::halt() {
     if (m_kvm.marker() && m_packet != core::no_packet) {
         // On the packet's path: KVM's wake-up (and the scheduler's) from the moment the vCPU
         // thread saw the interrupt, then the VM entry.
-        m_kvm.marker()(woke, core::stage::kvm);
-        m_kvm.marker()(entered - entry, core::stage::exit);
-        m_kvm.marker()(entered, core::stage::guest);
+        m_kvm.marker()(woke, core::stage::kvm, true);
+        m_kvm.marker()(entered - entry, core::stage::exit, true);
+        m_kvm.marker()(entered, core::stage::guest, true);
     }
     enter_guest(now_ticks());
 }
