@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <systemc>
 
 #include "models/core/errors.h"
@@ -14,6 +15,7 @@
 #include "models/core/sc_glue.h"
 #include "models/core/stats.h"
 #include "models/pcie/lspci_dump.h"
+#include "platform/compare.h"
 #include "platform/default_config.h"
 #include "platform/dmabench.h"
 #include "platform/host_platform.h"
@@ -24,6 +26,9 @@
 #include "platform/rr_workload.h"
 #include "platform/version.h"
 #include "platform/vm_rr.h"
+#include "traces/perfetto_writer.h"
+#include "traces/vcd_check.h"
+#include "traces/vcd_writer.h"
 
 namespace iovsim::platform {
 
@@ -75,8 +80,9 @@ std::filesystem::path make_out_dir(const std::string& dir) {
     return dir;
 }
 
-// Runs the elaborated simulation until the CPU's program finishes or sim.max_time passes.
-double simulate(host_platform& p) {
+// Runs the elaborated simulation until the CPU's program finishes (with VMs: until the guest's
+// program stops it; the host may serve forever) or sim.max_time passes.
+double simulate(host_platform& p, bool host_must_finish = true) {
     const auto t0 = std::chrono::steady_clock::now();
     if (p.config().max_time)
         sc_core::sc_start(to_sc_time(p.config().max_time));
@@ -85,7 +91,7 @@ double simulate(host_platform& p) {
     const double wall =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!p.cpu.failure().empty()) throw sim_failure(p.cpu.failure());
-    if (!p.cpu.finished()) {
+    if (host_must_finish && !p.cpu.finished()) {
         throw sim_failure(fmt::format(
             "the run reached sim.max_time ({} ns of simulated time) before the host program "
             "finished",
@@ -232,7 +238,7 @@ int cmd_nicbench(const run_options& o, bool pcap) {
     const double simulated_ns = ticks_to_ns(now_ticks());
     stats.add_value("sim.version", "", "iovsim version", std::string(version()));
     stats.add_value("sim.simulated_ns", "ns", "simulated time at the end of the run", simulated_ns);
-    stats.add_value("sim.wall_s", "s", "wall-clock time of the simulation", wall);
+    stats.add_value("sim.wall_s", "s", "wall-clock time of the simulation (machine)", wall);
     stats.write_json((out / "stats.json").string());
     write_file(out / "params.yaml", tree.to_yaml());
 
@@ -255,13 +261,18 @@ int cmd_nicbench(const run_options& o, bool pcap) {
 // round trip split among the stages (DESIGN.md §3). Writes DIR/stats.json, DIR/params.yaml and,
 // with --packets, DIR/packets.csv (one row per packet, warm-up ones included). Without CONFIG the
 // shipped default (platform/configs/default.yaml) is used.
-int cmd_run(const run_options& o, bool packets) {
+struct run_outputs {
+    bool packets = false, vcd = false, perfetto = false, pcap = false;
+    bool describe = false;  // DIR/stats.describe.json: every statistic's name, kind, unit, meaning
+};
+
+int cmd_run(const run_options& o, const run_outputs& want) {
+    const bool packets = want.packets;
     core::param_registry reg;
     declare_platform_params(reg);
     const core::param_tree tree = load_tree(reg, o, true);
     platform_config config = make_platform_config(tree);
     const workload_config& w = config.workload;
-    check_runnable(w);
     if (config.device != platform_device::nic || config.peer != nic_peer::echo)
         throw core::config_error("pcie.device must be nic and nic.peer echo for `iovsim run`");
     check_vm_resources(config);
@@ -271,6 +282,13 @@ int cmd_run(const run_options& o, bool packets) {
 
     host_platform p(config);
     core::accountant acc(w.warmup);
+    traces::trace_buffer trace;
+    const core::tracer tracer(want.vcd || want.perfetto ? &trace : nullptr);
+    if (tracer.enabled()) {
+        p.set_tracer(tracer);
+        if (p.kvm) p.kvm->set_tracer(tracer.child("kvm"));
+    }
+    if (want.pcap) p.nic->capture_wire((out / "wire.pcap").string());
     std::ofstream csv;
     if (packets) {
         csv.open(out / "packets.csv");
@@ -293,7 +311,8 @@ int cmd_run(const run_options& o, bool packets) {
         install_bare_metal_rr(p, w, acc, result);
     else
         vm = make_vm_workload(p, w, acc, result);
-    const double wall = simulate(p);
+    if (vm && tracer.enabled()) vm->set_tracer(tracer.child("vm0"));
+    const double wall = simulate(p, !vm);
     if (vm) {
         try {
             vm->check();
@@ -302,6 +321,17 @@ int cmd_run(const run_options& o, bool packets) {
         }
     }
     if (packets) csv.close();
+    if (want.vcd) {
+        traces::vcd_options vo;
+        vo.signals = config.trace_signals;
+        vo.end_time = now_ticks();
+        traces::write_vcd_file(trace, (out / "trace.vcd").string(), vo);
+    }
+    if (want.perfetto) {
+        traces::perfetto_options po;
+        po.signals = config.trace_signals;
+        traces::write_perfetto_file(trace, (out / "trace.perfetto.json").string(), po);
+    }
 
     core::stats_registry stats;
     p.register_stats(stats);
@@ -347,10 +377,19 @@ int cmd_run(const run_options& o, bool packets) {
     const double simulated_ns = ticks_to_ns(now_ticks());
     stats.add_value("sim.version", "", "iovsim version", std::string(version()));
     stats.add_value("sim.simulated_ns", "ns", "simulated time at the end of the run", simulated_ns);
-    stats.add_value("sim.wall_s", "s", "wall-clock time of the simulation", wall);
+    stats.add_value("sim.wall_s", "s", "wall-clock time of the simulation (machine)", wall);
     stats.add_value("sim.packets_per_wall_s", "packets/s",
                     "simulation speed: round trips per wall-clock second",
                     wall > 0 ? static_cast<double>(acc.completed()) / wall : 0.0);
+    if (want.describe) {
+        nlohmann::json d = nlohmann::json::array();
+        for (const core::stat_description& e : stats.describe())
+            d.push_back({{"name", e.name},
+                         {"kind", core::to_string(e.kind)},
+                         {"unit", e.unit},
+                         {"description", e.description}});
+        write_file(out / "stats.describe.json", d.dump(2) + "\n");
+    }
     stats.write_json((out / "stats.json").string());
     write_file(out / "params.yaml", tree.to_yaml());
 
@@ -403,7 +442,7 @@ int run_dmabench(core::param_tree tree, const std::string& out_dir, bool show_pl
     const std::uint64_t transactions = rc_transactions(p);
     stats.add_value("sim.version", "", "iovsim version", std::string(version()));
     stats.add_value("sim.simulated_ns", "ns", "simulated time at the end of the run", simulated_ns);
-    stats.add_value("sim.wall_s", "s", "wall-clock time of the simulation", wall);
+    stats.add_value("sim.wall_s", "s", "wall-clock time of the simulation (machine)", wall);
     stats.add_value("sim.transactions", "transactions",
                     "TLM transactions through the root complex (CPU accesses, device TLPs, "
                     "interrupt messages)",
@@ -468,18 +507,32 @@ int cmd_kernel_rate(const kernel_rate_config& c) {
     return 0;
 }
 
-// `iovsim` with no arguments: the enumerated default platform and a short DMA bench.
-int cmd_default() {
-    core::param_registry reg;
-    declare_platform_params(reg);
-    core::param_tree tree(reg);
-    tree.set("dmabench.sizes=64,256,1024,4096");
-    tree.set("dmabench.count=500");
-    std::cout << fmt::format(
-        "iovsim {}: the host platform and a short DMA bench "
-        "(`iovsim dmabench` runs the full one)\n\n",
-        version());
-    return run_dmabench(tree, "out", true, false);
+// Hidden: `iovsim vcd-check FILE`, the test suite's own VCD reader (traces/vcd_check.h) on FILE:
+// the variables and counts as JSON on stdout, every problem on stderr, exit 1 if any.
+int cmd_vcd_check(const std::string& path) {
+    const traces::vcd_summary s = traces::check_vcd_file(path);
+    nlohmann::json j;
+    j["timescale"] = s.timescale;
+    j["timestamps"] = s.timestamps;
+    j["value_changes"] = s.value_changes;
+    j["last_time"] = s.last_time;
+    j["variables"] = nlohmann::json::array();
+    for (const auto& v : s.variables)
+        j["variables"].push_back({{"name", v.name}, {"width", v.width}});
+    std::cout << j.dump(2) << '\n';
+    for (const std::string& e : s.errors) std::cerr << path << ": " << e << '\n';
+    return s.ok() ? 0 : 1;
+}
+
+// `iovsim compare` (compare.h); `iovsim` with no arguments compares on the shipped default.
+int cmd_compare(const run_options& o) {
+    compare_options c;
+    c.config = o.config;
+    c.sets = o.sets;
+    c.out = o.out;
+    if (!c.config.empty() && !std::filesystem::exists(c.config))
+        throw core::config_error(fmt::format("{}: no such file", c.config));
+    return run_compare(c);
 }
 
 }  // namespace
@@ -495,12 +548,31 @@ int cli_main(int argc, char** argv) {
     CLI::App* params = app.add_subcommand("params", "List every parameter: default, unit, meaning");
     params->add_flag("--json", params_json, "As JSON objects (name, default, unit, description)");
 
-    run_options config_opts, lspci_opts, bench_opts, nicbench_opts, run_opts;
+    run_options config_opts, lspci_opts, bench_opts, nicbench_opts, run_opts, compare_opts;
     CLI::App* run = app.add_subcommand(
         "run", "Run the workload (workload.*) in vm.mode against the echo peer, timed per stage");
     add_run_options(run, run_opts, true);
-    bool run_packets = false;
-    run->add_flag("--packets", run_packets, "Also write DIR/packets.csv: one row per packet");
+    std::string vcd_path;
+    app.add_subcommand("vcd-check", "Check a VCD file with the test suite's reader (JSON summary)")
+        ->group("")
+        ->add_option("file", vcd_path, "VCD file")
+        ->required();
+    run_outputs run_want;
+    run->add_flag("--packets", run_want.packets, "Also write DIR/packets.csv: one row per packet");
+    run->add_flag("--vcd", run_want.vcd,
+                  "Also write DIR/trace.vcd: a waveform of the signals trace.signals selects");
+    run->add_flag(
+        "--perfetto", run_want.perfetto,
+        "Also write DIR/trace.perfetto.json: each packet's stages as spans (ui.perfetto.dev)");
+    run->add_flag("--pcap", run_want.pcap, "Also write DIR/wire.pcap: the frames on the wire");
+    run->add_flag("--describe-stats", run_want.describe,
+                  "Also write DIR/stats.describe.json: every statistic's name, kind, unit and "
+                  "meaning (the source of docs/stats.md)");
+    add_run_options(app.add_subcommand("compare",
+                                       "Run bare metal, emulation, virtio and passthrough (each in "
+                                       "its own process) and show them side by side; "
+                                       "DIR/compare.json"),
+                    compare_opts, true);
     add_run_options(
         app.add_subcommand("config",
                            "Print the resolved configuration (without CONFIG: the shipped default "
@@ -560,12 +632,14 @@ int cli_main(int argc, char** argv) {
         sc_core::sc_report_handler::set_actions(sc_core::SC_WARNING, sc_core::SC_DISPLAY);
         if (app.got_subcommand("params")) return cmd_params(params_json);
         if (app.got_subcommand("config")) return cmd_config(config_opts);
-        if (app.got_subcommand("run")) return cmd_run(run_opts, run_packets);
+        if (app.got_subcommand("run")) return cmd_run(run_opts, run_want);
         if (app.got_subcommand("lspci")) return cmd_lspci(lspci_opts);
         if (app.got_subcommand("dmabench")) return cmd_dmabench(bench_opts, bench_speed);
         if (app.got_subcommand("nicbench")) return cmd_nicbench(nicbench_opts, nicbench_pcap);
         if (app.got_subcommand("kernel-rate")) return cmd_kernel_rate(kernel_opts);
-        return cmd_default();
+        if (app.got_subcommand("compare")) return cmd_compare(compare_opts);
+        if (app.got_subcommand("vcd-check")) return cmd_vcd_check(vcd_path);
+        return cmd_compare(compare_opts);  // no subcommand: the default platform
     } catch (const core::config_error& e) {
         std::cerr << "iovsim: " << e.what() << '\n';
         return 2;

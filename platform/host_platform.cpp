@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <tlm_utils/tlm_quantumkeeper.h>
 
+#include <cstring>
 #include <stdexcept>
 
 #include "models/core/sc_glue.h"
@@ -60,6 +61,12 @@ host_platform::host_platform(const platform_config& c)
     } else {
         cpu.socket.bind(rc.cpu_socket);
     }
+    const tlm_probe::hook on_interrupt = [this, irq_stage](const tlm::tlm_generic_payload& t,
+                                                           tick_t at, bool response) {
+        if (response) return;
+        timeline.mark(at, irq_stage);
+        if (t.get_data_ptr() && t.get_data_length() >= 1) pulse(m_sig_msi, at, t.get_data_ptr()[0]);
+    };
     // The host's interrupt entry after the interrupt path.
     tlm::tlm_target_socket<>& irq_target =
         c.with_vms ? static_cast<tlm::tlm_target_socket<>&>(irq_router->in) : interrupts.socket;
@@ -71,10 +78,22 @@ host_platform::host_platform(const platform_config& c)
     };
     if (c.iommu_enabled) {
         iommu = std::make_unique<iommu::iommu>("iommu", memory, c.iommu);
-        link(rc.dma_socket, iommu->in, "probe_translation", on_request(stage::iommu));
+        link(rc.dma_socket, iommu->in, "probe_translation",
+             [this](const tlm::tlm_generic_payload&, tick_t t, bool response) {
+                 const auto& st = iommu->remapper().stats();
+                 if (!response) {
+                     timeline.mark(t, stage::iommu);
+                     m_hits_before = st.iotlb_hits;
+                     m_misses_before = st.iotlb_misses;
+                 } else if (st.iotlb_misses != m_misses_before) {
+                     pulse(m_sig_miss, t, 1);
+                 } else if (st.iotlb_hits != m_hits_before) {
+                     pulse(m_sig_hit, t, 1);
+                 }
+             });
         link(iommu->out, memory.device_socket, "probe_memory", at_memory);
         rc.iommu_socket.bind(iommu->regs);
-        link(rc.irq_socket, iommu->irq_in, "probe_interrupt", on_request(irq_stage));
+        link(rc.irq_socket, iommu->irq_in, "probe_interrupt", on_interrupt);
         iommu->irq_out.bind(irq_target);
         iommu_access = std::make_unique<cpu_iommu_access>(cpu);
         iommu_driver =
@@ -83,7 +102,7 @@ host_platform::host_platform(const platform_config& c)
         translation = std::make_unique<pcie::identity_translation>("translation");
         link(rc.dma_socket, translation->in, "probe_translation", on_request(stage::iommu));
         link(translation->out, memory.device_socket, "probe_memory", at_memory);
-        link(rc.irq_socket, irq_target, "probe_interrupt", on_request(irq_stage));
+        link(rc.irq_socket, irq_target, "probe_interrupt", on_interrupt);
     }
     if (c.device == platform_device::dma_bench) {
         endpoint = std::make_unique<pcie::dma_endpoint>("dma_endpoint", c.endpoint);
@@ -92,7 +111,18 @@ host_platform::host_platform(const platform_config& c)
         return;
     }
     nic = std::make_unique<nic::nic>("nic", c.nic);
-    link(rc.downstream, nic->link_in, "probe_nic_in", on_request(stage::nic));
+    link(rc.downstream, nic->link_in, "probe_nic_in",
+         [this](const tlm::tlm_generic_payload& t, tick_t at, bool response) {
+             if (response) return;
+             timeline.mark(at, stage::nic);
+             const std::uint64_t a = t.get_address();
+             const bool mmio = m_config.map.mmio32.contains(a) || m_config.map.mmio64.contains(a);
+             if (mmio && t.is_write() && t.get_data_length() == 4 && t.get_data_ptr()) {
+                 std::uint32_t v = 0;
+                 std::memcpy(&v, t.get_data_ptr(), 4);
+                 m_tracer.change(at, m_sig_doorbell, v);
+             }
+         });
     // A NIC request leaves the NIC; its answer is back (MSI-X writes go on to the interrupt path).
     const pcie::host_map& map = c.map;
     link(nic->link_out, rc.upstream, "probe_nic_out",
@@ -101,6 +131,8 @@ host_platform::host_platform(const platform_config& c)
                  timeline.mark(at, stage::pcie);
              else if (!map.interrupt.contains(t.get_address()))
                  timeline.mark(at, stage::nic);
+             m_inflight = response ? (m_inflight ? m_inflight - 1 : 0) : m_inflight + 1;
+             m_tracer.change(at, m_sig_inflight, m_inflight);
          });
     if (c.peer == nic_peer::echo) {
         net::echo_peer_params pp;
@@ -123,12 +155,16 @@ host_platform::host_platform(const platform_config& c)
                     m_wire_start = arrival - on_wire(f);
                     timeline.mark(m_wire_start, stage::wire, true);
                     timeline.mark(arrival, stage::peer, true);
+                    m_tracer.change(m_wire_start, m_sig_to_peer, 1);
+                    m_tracer.change(arrival, m_sig_to_peer, 0);
                 });
             wire_from_peer = std::make_unique<frame_probe>(
                 "probe_wire_from_peer",
                 [this, on_wire](const std::vector<std::uint8_t>& f, tick_t arrival) {
                     timeline.mark(arrival - on_wire(f), stage::wire, true);
                     timeline.mark(arrival, stage::nic, true);
+                    m_tracer.change(arrival - on_wire(f), m_sig_from_peer, 1);
+                    m_tracer.change(arrival, m_sig_from_peer, 0);
                     timeline.exclusive(m_wire_start, arrival);
                 });
             nic->wire_out.bind(wire_to_peer->in);
@@ -154,6 +190,28 @@ const pcie::enumerated_function& host_platform::nic_pf(
     }
     throw std::runtime_error(fmt::format("enumeration did not find the NIC's PF at {}",
                                          pcie::to_string(nic->functions().pf_id())));
+}
+
+void host_platform::set_tracer(const core::tracer& t) {
+    m_tracer = t;
+    timeline.set_tracer(t);
+    m_sig_doorbell = t.declare_signal("nic.doorbell", 32);
+    m_sig_inflight = t.declare_signal("nic.requests_in_flight", 8);
+    m_sig_msi = t.declare_signal("interrupts.msi", 8);
+    if (iommu) {
+        m_sig_hit = t.declare_signal("iommu.iotlb_hit", 1);
+        m_sig_miss = t.declare_signal("iommu.iotlb_miss", 1);
+    }
+    if (peer) {
+        m_sig_to_peer = t.declare_signal("wire.to_peer", 1);
+        m_sig_from_peer = t.declare_signal("wire.from_peer", 1);
+    }
+}
+
+void host_platform::pulse(traces::signal_id s, tick_t at, std::uint64_t v) const {
+    if (s == traces::no_signal) return;
+    m_tracer.change(at, s, v);
+    m_tracer.change(at + ticks_per_ns, s, 0);  // a 1 ns pulse: GTKWave shows it at any zoom
 }
 
 std::vector<pcie::enumerated_function> host_platform::enumerate() {

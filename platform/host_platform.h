@@ -39,6 +39,7 @@
 #include "iommu/driver.h"
 #include "iommu/iommu.h"
 #include "models/core/stats.h"
+#include "models/core/tracer.h"
 #include "models/cpu/host_scheduler.h"
 #include "models/cpu/kvm.h"
 #include "models/mem/memory.h"
@@ -96,6 +97,17 @@ public:
 
     const platform_config& config() const { return m_config; }
     void register_stats(core::stats_registry& reg) const;
+    // Waveform signals from the probes (with config().accounting), scoped by `t`, and the packet
+    // timeline's stage spans (packet_timeline::set_tracer); KVM's and the vCPUs' own signals are
+    // set by whoever builds them. The probes' signals:
+    //   nic.doorbell (32 bits)      the value of the latest CPU write to a NIC register (a tail)
+    //   nic.requests_in_flight (8)  NIC requests upstream (DMA, MSI-X) from issue to completion
+    //   interrupts.msi (8)          an interrupt message's vector, a 1 ns pulse at its arrival
+    //                               at the interrupt path (before remapping)
+    //   iommu.iotlb_hit, iommu.iotlb_miss (1)  a 1 ns pulse at each translated DMA request
+    //   wire.to_peer, wire.from_peer (1)  the cable busy in each direction: a frame from its
+    //                               first bit leaving to its last bit arriving
+    void set_tracer(const core::tracer& t);
 
     // Enumerates the PCIe hierarchy from the CPU's thread (a program run by `cpu`).
     std::vector<pcie::enumerated_function> enumerate();
@@ -133,7 +145,16 @@ public:
     std::unique_ptr<frame_probe> wire_to_peer, wire_from_peer;
 
 private:
+    void pulse(traces::signal_id s, tick_t at, std::uint64_t v) const;
+
     tick_t m_wire_start = 0;  // the last frame to the peer started on the wire
+    core::tracer m_tracer;
+    traces::signal_id m_sig_doorbell = traces::no_signal, m_sig_inflight = traces::no_signal,
+                      m_sig_msi = traces::no_signal, m_sig_hit = traces::no_signal,
+                      m_sig_miss = traces::no_signal, m_sig_to_peer = traces::no_signal,
+                      m_sig_from_peer = traces::no_signal;
+    unsigned m_inflight = 0;
+    std::uint64_t m_hits_before = 0, m_misses_before = 0;
 };
 
 }  // namespace iovsim::platform

@@ -18,11 +18,11 @@ void packet_timeline::begin(tick_t t, core::stage first) {
 }
 
 void packet_timeline::mark(tick_t t, core::stage s, bool pinned) {
-    if (m_open) m_marks.push_back({t, s, pinned, false});
+    if (m_open && !m_paused) m_marks.push_back({t, s, pinned, false});
 }
 
 void packet_timeline::mark_vcpu(tick_t t, core::stage s) {
-    if (m_open) m_marks.push_back({t, s, false, true});
+    if (m_open && !m_paused) m_marks.push_back({t, s, false, true});
 }
 
 void packet_timeline::exclusive(tick_t from, tick_t to) {
@@ -45,12 +45,25 @@ std::uint64_t packet_timeline::end(tick_t t) {
     // kick, the VMM's tap write) and again once the interrupt reaches KVM (a kvm mark from
     // elsewhere); in between its marks are its own work, off the packet's path.
     bool away = false;
+    core::stage current = m_first;
+    tick_t since = m_begin;
+    const auto span_to = [&](tick_t to) {
+        if (to > since)
+            m_tracer.span(core::to_string(current), core::to_string(current), since, to, id);
+    };
     for (const mark_t& m : m_marks) {
         if (!m.vcpu) away = m.stage != core::stage::kvm && m.stage != core::stage::guest;
         if (m.vcpu && away) continue;
-        if (m.time >= m_begin && m.time <= t && !excluded(m))
+        if (m.time >= m_begin && m.time <= t && !excluded(m)) {
             m_accountant->hand_off(id, m.time, m.stage);
+            if (m.stage != current) {
+                span_to(m.time);
+                current = m.stage;
+                since = m.time;
+            }
+        }
     }
+    span_to(t);
     m_accountant->end(id, t);
     return id;
 }

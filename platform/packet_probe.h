@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "models/core/accountant.h"
+#include "models/core/tracer.h"
 #include "models/core/units.h"
 #include "models/net/frame_port.h"
 
@@ -38,6 +39,9 @@ namespace iovsim::platform {
 class packet_timeline {
 public:
     void attach(core::accountant* a) { m_accountant = a; }
+    // Each stage a closed packet went through becomes a span on `t`'s track path.<stage>, named
+    // by the stage and keyed by the packet's ID (the Perfetto timeline of `iovsim run`).
+    void set_tracer(const core::tracer& t) { m_tracer = t.child("path"); }
     bool is_open() const { return m_open; }
     // Opens the packet held by `first` from `t`. std::logic_error if one is open or no
     // accountant is attached.
@@ -50,6 +54,9 @@ public:
     // kvm or guest mark of another component (the interrupt reaching KVM); dropped in between,
     // where the vCPU's exits (a VM entry after the kick, a HLT) run beside the packet.
     void mark_vcpu(tick_t t, core::stage s);
+    // While paused, mark() and mark_vcpu() are ignored: the stage holding the packet does work
+    // that touches other components off the packet's path (a driver refilling its RX ring).
+    void pause(bool p) { m_paused = p; }
     // Unpinned marks strictly inside (from, to) are dropped at end().
     void exclusive(tick_t from, tick_t to);
     // Closes the packet at `t`: replays the marks into the accountant; returns the packet's ID.
@@ -68,6 +75,8 @@ private:
     core::stage m_first = core::stage::guest;
     std::vector<mark_t> m_marks;
     std::vector<std::pair<tick_t, tick_t>> m_exclusive;
+    core::tracer m_tracer;
+    bool m_paused = false;
 };
 
 class tlm_probe : public sc_core::sc_module {

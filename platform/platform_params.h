@@ -41,6 +41,7 @@ struct platform_config {
     bool pcap_veb = false;  // also capture VEB (VF-to-VF) traffic when a run captures the wire
     pcie::enumeration_params enumeration;
     cpu::cpu_config cpu;  // host cores, KVM exit costs, interrupt delivery (models/cpu)
+    std::vector<std::string> trace_signals{"*"};  // trace.signals: the waveform's selection
     // The host network stack between a tap and the PF (virtio, emulation: vm_rr.h), per frame.
     std::uint64_t host_stack_tx_cycles = 2000;
     std::uint64_t host_stack_rx_cycles = 2500;

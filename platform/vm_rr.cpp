@@ -6,9 +6,11 @@
 
 #include "models/core/errors.h"
 #include "models/core/sc_glue.h"
+#include "platform/emulation_vm.h"
 #include "platform/nicbench.h"
 #include "platform/passthrough_vm.h"
 #include "platform/pf_driver.h"
+#include "platform/virtio_vm.h"
 
 namespace iovsim::platform {
 
@@ -98,8 +100,10 @@ std::unique_ptr<vm_workload> make_vm_workload(host_platform& p, const workload_c
     switch (w.mode) {
         case vm_mode::passthrough:
             return std::make_unique<passthrough_vm>(p, w, acc, out);
-        case vm_mode::virtio:
         case vm_mode::emulation:
+            return std::make_unique<emulation_vm>(p, w, acc, out);
+        case vm_mode::virtio:
+            return std::make_unique<virtio_vm>(p, w, acc, out);
         case vm_mode::bare_metal:
             break;
     }
@@ -161,7 +165,9 @@ void host_bridge_net::serve(host_cpu& cpu) {
                 bool done = false;
                 const auto f = receive_frame(bus, m_pf, done);
                 if (!done) break;
+                m_p.timeline.pause(true);  // the refill is the host stack's own work
                 recycle_rx(bus, m_pf);
+                m_p.timeline.pause(false);
                 if (!f) {
                     ++m_rx_errors;
                     continue;

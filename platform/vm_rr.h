@@ -71,6 +71,8 @@ public:
     std::uint64_t measured_exits(cpu::exit_reason r) const;
     const cpu::vcpu& vcpu() const { return *m_vcpu; }
     const cpu::ept& map() const { return m_map; }
+    // The vCPU's signals (state, irq, irr, isr) under `t`'s scope.
+    void set_tracer(const core::tracer& t) { m_vcpu->set_tracer(t.child("vcpu0")); }
 
 protected:
     // Builds the VM and its vCPU (call during elaboration); the subclass installs the programs.

@@ -66,16 +66,6 @@ workload_config make_workload_config(const core::param_tree& tree) {
     return w;
 }
 
-void check_runnable(const workload_config& w) {
-    bool runnable = true;
-    if (w.mode == vm_mode::emulation) runnable = false;  // until emulation_vm lands
-    if (w.mode == vm_mode::virtio) runnable = false;     // until virtio_vm lands
-    if (!runnable) {
-        throw core::config_error(
-            fmt::format("vm.mode: {} is not yet runnable by `iovsim run`", to_string(w.mode)));
-    }
-}
-
 const char* to_string(vm_mode m) {
     switch (m) {
         case vm_mode::bare_metal:

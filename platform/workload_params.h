@@ -1,8 +1,7 @@
 // The workload and VM keys of `iovsim run` (issue 6): vm.mode, vm.memory and workload.*, declared
 // once with default, unit and meaning, and read into a workload_config.
 //
-// vm.mode accepts bare-metal, emulation, virtio and passthrough; this slice runs bare-metal and
-// passthrough only, and check_runnable() rejects the others naming vm.mode. workload.type has one
+// vm.mode accepts bare-metal, emulation, virtio and passthrough. workload.type has one
 // value, rr (request/response ping-pong: one frame in flight, the next request when the echo is
 // back). No timing of its own; workload.think_time is the pause between a response and the next
 // request.
@@ -34,9 +33,6 @@ void declare_workload_params(core::param_registry& reg);
 
 // Reads a resolved tree. Accepts every vm.mode (so `iovsim config` shows them all).
 workload_config make_workload_config(const core::param_tree& tree);
-
-// core::config_error naming vm.mode for a mode `iovsim run` cannot run yet (emulation, virtio).
-void check_runnable(const workload_config& w);
 
 const char* to_string(vm_mode m);
 

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "models/cpu/ept.h"
-#include "models/mem/sparse_store.h"
+#include "models/cpu/posted_interrupt.h"
 #include "models/virtio/virtio_net.h"
 
 namespace iovsim::virtio {

@@ -41,20 +41,21 @@
 
 #include "models/virtio/virtqueue.h"
 
-namespace iovsim::mem {
-class sparse_store;
-}
 namespace iovsim::cpu {
 class ept;
-}
+class descriptor_memory;
+}  // namespace iovsim::cpu
 
 namespace iovsim::virtio {
 
-// Guest memory reached through a VM's GPA→HPA map into host DRAM, as the VMM and vhost reach
-// it. An access not wholly inside one RAM range fails (and is counted).
+// Guest memory reached through a VM's GPA→HPA map into host memory (a host-physical view:
+// the platform's memory_debug, or cpu::sparse_store_memory over a store indexed by HPA in
+// tests), as the VMM and vhost reach it. An access not wholly inside one RAM range fails (and is
+// counted).
 class translated_memory : public guest_memory {
 public:
-    translated_memory(const cpu::ept& map, mem::sparse_store& host) : m_map(map), m_host(host) {}
+    translated_memory(const cpu::ept& map, cpu::descriptor_memory& host)
+        : m_map(map), m_host(host) {}
     bool read(std::uint64_t gpa, void* dst, std::uint32_t len) override;
     bool write(std::uint64_t gpa, const void* src, std::uint32_t len) override;
     std::uint64_t translations() const { return m_translations; }
@@ -62,7 +63,7 @@ public:
 
 private:
     const cpu::ept& m_map;
-    mem::sparse_store& m_host;
+    cpu::descriptor_memory& m_host;
     std::uint64_t m_translations = 0;
     std::uint64_t m_faults = 0;
 };

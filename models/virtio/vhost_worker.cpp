@@ -39,6 +39,7 @@ void vhost_worker::body(cpu::host_thread& t) {
             t.run(work);
             m_busy += work;
         }
+        if (on_done) on_done(t.now());
         if (!m_irq) continue;
         if (tx.interrupt) m_irq(tx_queue, t.now());
         if (rx_irq) m_irq(rx_queue, t.now());

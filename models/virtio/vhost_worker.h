@@ -12,8 +12,10 @@
 //
 // Leaves out: separate TX and RX work items and vhost's per-queue polling (every wake-up looks
 // at both rings, and an empty TX drain costs its few accesses), VHOST_NET_WEIGHT, the socket
-// send side's own time (the sink gets the frame when the work completes: the caller adds the
-// host stack). Timing: cycles convert at `cpu_hz` once per wake-up.
+// send side's own time (the caller adds the host stack). The backend hands TX frames to its sink
+// while the worker computes the work's cost, at the wake-up's start in simulated time; the
+// frames leave when the work completes: on_done says when (a sink that needs the time keeps the
+// frames until then). Timing: cycles convert at `cpu_hz` once per wake-up.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +44,9 @@ public:
     cpu::eventfd& kick() { return m_work; }
     // A frame from the host side for the guest, arriving at `at` (not before now).
     void deliver(std::vector<std::uint8_t> frame, tick_t at);
+
+    // Called at the end of each wake-up's work (before its interrupts), with that time.
+    std::function<void(tick_t at)> on_done;
 
     std::uint64_t wakeups() const { return m_wakeups; }
     std::uint64_t busy_ticks() const { return m_busy; }

@@ -78,15 +78,6 @@ TEST_F(workload_params_test, bad_values_name_their_key) {
                 HasSubstr("workload.warmup"));
 }
 
-TEST_F(workload_params_test, emulation_and_virtio_are_not_runnable_yet) {
-    for (const char* m : {"vm.mode=emulation", "vm.mode=virtio"}) {
-        const workload_config w = make({m});  // the parser accepts them
-        EXPECT_THAT(error_of([&] { check_runnable(w); }), HasSubstr("vm.mode")) << m;
-    }
-    EXPECT_EQ(error_of([&] { check_runnable(make({"vm.mode=bare-metal"})); }), "");
-    EXPECT_EQ(error_of([&] { check_runnable(make({"vm.mode=passthrough"})); }), "");
-}
-
 TEST(packet_timeline_test, replays_out_of_order_marks_in_time_order) {
     core::accountant acc;
     packet_timeline tl;
@@ -157,6 +148,49 @@ TEST(packet_timeline_test, misuse_is_a_logic_error_and_stray_marks_are_ignored) 
     EXPECT_EQ(tl.end(20), 1u);
     EXPECT_EQ(acc.stage_total_ticks(stage::guest), 10u);
     EXPECT_EQ(acc.stage_total_ticks(stage::nic), 0u);
+}
+
+// The vCPU holds the packet until another component marks it, and again from the interrupt's
+// arrival at KVM: its marks in between (a VM entry after the kick) are dropped.
+TEST(packet_timeline_test, vcpu_marks_count_only_while_the_guest_holds_the_packet) {
+    core::accountant acc;
+    packet_timeline tl;
+    tl.attach(&acc);
+    tl.begin(0, stage::guest);
+    tl.mark_vcpu(10, stage::exit);    // the kick's exit: on the path
+    tl.mark_vcpu(20, stage::kvm);     // KVM's ioeventfd
+    tl.mark(30, stage::vhost);        // the eventfd signal: vhost has it
+    tl.mark_vcpu(35, stage::exit);    // the VM entry after the kick: beside the packet, dropped
+    tl.mark_vcpu(45, stage::guest);   // dropped
+    tl.mark(60, stage::host_stack);   // vhost handed it on
+    tl.mark(100, stage::kvm);         // irqfd: back to the guest's side
+    tl.mark_vcpu(110, stage::exit);   // the entry that injects it: kept
+    tl.mark_vcpu(130, stage::guest);  // kept
+    tl.end(150);
+    // exit 10..20, kvm 20..30 and 100..110, vhost 30..60, host_stack 60..100, exit 110..130,
+    // guest 0..10 and 130..150.
+    EXPECT_EQ(acc.stage_total_ticks(stage::guest), 30u);
+    EXPECT_EQ(acc.stage_total_ticks(stage::exit), 30u);
+    EXPECT_EQ(acc.stage_total_ticks(stage::kvm), 20u);
+    EXPECT_EQ(acc.stage_total_ticks(stage::vhost), 30u);
+    EXPECT_EQ(acc.stage_total_ticks(stage::host_stack), 40u);
+}
+
+// While paused (work of the stage that holds the packet, e.g. the host driver refilling its RX
+// ring), the probes' marks are ignored.
+TEST(packet_timeline_test, marks_while_paused_are_ignored) {
+    core::accountant acc;
+    packet_timeline tl;
+    tl.attach(&acc);
+    tl.begin(0, stage::host_stack);
+    tl.pause(true);
+    tl.mark(10, stage::nic);  // the refill's register write reaching the NIC
+    tl.pause(false);
+    tl.mark(40, stage::vhost);
+    tl.end(50);
+    EXPECT_EQ(acc.stage_total_ticks(stage::host_stack), 40u);
+    EXPECT_EQ(acc.stage_total_ticks(stage::nic), 0u);
+    EXPECT_EQ(acc.stage_total_ticks(stage::vhost), 10u);
 }
 
 TEST(default_config_test, compiled_text_is_the_shipped_file_and_loads) {

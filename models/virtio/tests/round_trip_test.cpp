@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "models/cpu/ept.h"
+#include "models/cpu/posted_interrupt.h"
 #include "models/mem/sparse_store.h"
 #include "models/virtio/net_backend.h"
 #include "models/virtio/net_driver.h"
@@ -41,8 +42,9 @@ private:
 struct platform {
     explicit platform(bool event_idx = true, backend_params bp = {})
         : host(64ull << 30),
-          guest_mem(map, host),
-          vmm_mem(map, host),
+          host_view(host),
+          guest_mem(map, host_view),
+          vmm_mem(map, host_view),
           dev(params(event_idx)),
           backend(vmm_mem, bp, [this](const virtio_net_backend::frame& f) { sent.push_back(f); }),
           env(guest_mem, dev),
@@ -73,6 +75,7 @@ struct platform {
     }
     cpu::ept map;
     mem::sparse_store host;
+    cpu::sparse_store_memory host_view;  // host-physical addresses
     translated_memory guest_mem, vmm_mem;
     virtio_net_pci dev;
     std::vector<virtio_net_backend::frame> sent;
@@ -267,8 +270,9 @@ TEST(VirtioBackend, TxChainAboveSixtyFourKibBreaksTheQueue) {
 TEST(VirtioBackend, TranslatedMemoryFaults) {
     cpu::ept map;
     mem::sparse_store host(64ull << 30);
+    cpu::sparse_store_memory host_view(host);
     map.map_ram(0, ram_hpa, ram_size);
-    translated_memory m(map, host);
+    translated_memory m(map, host_view);
     std::uint8_t b[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     EXPECT_TRUE(m.write(0x1000, b, 8));
     std::uint64_t v = 0;

@@ -36,6 +36,8 @@ TEST(VhostWorker, KickAndRxOnAHostCore) {
                    [&](std::uint16_t q, tick_t at) {
                        irqs.push_back({q, at});
                    });
+    std::vector<tick_t> done;
+    w.on_done = [&](tick_t at) { done.push_back(at); };
     w.kick().signal(1 * ticks_per_us);
     w.deliver(std::vector<std::uint8_t>(100, 0x5a), 10 * ticks_per_us);
     sc_core::sc_start();
@@ -49,6 +51,8 @@ TEST(VhostWorker, KickAndRxOnAHostCore) {
     ASSERT_EQ(irqs.size(), 2u);
     EXPECT_EQ(irqs[0], (std::pair<std::uint16_t, tick_t>{tx_queue, 4568 * ticks_per_ns}));
     EXPECT_EQ(irqs[1], (std::pair<std::uint16_t, tick_t>{rx_queue, 13628 * ticks_per_ns}));
+    // The work ends where the interrupts go out.
+    EXPECT_EQ(done, (std::vector<tick_t>{4568 * ticks_per_ns, 13628 * ticks_per_ns}));
     EXPECT_EQ(w.wakeups(), 2u);
     EXPECT_EQ(w.busy_ticks(), (1568 + 1628) * ticks_per_ns);
     const auto u = rx.get_used();

@@ -1,0 +1,128 @@
+#include "platform/emulation_vm.h"
+
+#include <fmt/format.h>
+
+#include "models/emu-nic/e1000_regs.h"
+#include "platform/nic_queue_driver.h"
+#include "platform/nicbench.h"
+
+namespace iovsim::platform {
+
+namespace {
+
+using core::stage;
+
+emunic::e1000_driver_params driver_params() {
+    emunic::e1000_driver_params d;
+    d.bar0 = emu_bar0_gpa;
+    d.dma_base = emu_region_gpa;
+    d.vector = guest_rx_vector;
+    return d;
+}
+
+}  // namespace
+
+emulation_vm::emulation_vm(host_platform& p, const workload_config& w, core::accountant& acc,
+                           rr_result& out)
+    : vm_workload(p, w, acc, out), m_driver(driver_params()) {
+    const platform_config& c = p.config();
+    m_region = m_map.add_emulated("e1000.bar0", emu_bar0_gpa, emunic::e1000_bar_size);
+
+    emunic::emulated_e1000_params ep;
+    ep.vm = m_vm;
+    ep.region = m_region;
+    ep.vcpu = 0;
+    ep.vector = guest_rx_vector;
+    ep.io_core = c.cpu.vmm_io_core(0);
+    emunic::e1000_params dev;
+    dev.cpu_clock_hz = c.cpu.exits.cpu_clock_hz;
+    dev.mac = guest_mac().to_u64();  // RAL0/RAH0: the device accepts the guest's frames
+    m_e1000 = std::make_unique<emunic::emulated_e1000>("e1000", *p.kvm, *p.host_memory, ep, dev);
+
+    // The device's line as KVM's irqfd, as emulated_e1000 wires it; only an injection while a
+    // received frame waits for the driver hands the packet to KVM (TXDW alone, or the line
+    // going up again at IMS for a frame already taken, runs beside the packet).
+    cpu::kvm& k = *p.kvm;
+    emunic::e1000_device& device = m_e1000->device();
+    const unsigned vm = m_vm;
+    device.set_irq([this, &k, &device, vm](tick_t at) {
+        m_rx_injection = device.stats().rx_frames.value() > m_driver.stats().rx_packets;
+        if (m_rx_injection) m_rx_marked = true;
+        k.irqfd(vm, 0, guest_rx_vector, at);
+        m_rx_injection = false;
+    });
+    bool* rx_injection = &m_rx_injection;
+    k.set_marker([&p, rx_injection](tick_t t, stage s, bool from_vcpu) {
+        if (from_vcpu)
+            p.timeline.mark_vcpu(t, s);
+        else if (s != stage::kvm || *rx_injection)
+            p.timeline.mark(t, s);
+    });
+
+    m_bridge = std::make_unique<host_bridge_net>(
+        p, guest_mac(), [this, &p](const host_bridge_net::frame& f, tick_t at) {
+            p.timeline.mark(at, stage::vmm);  // the I/O thread's eventfd
+            m_e1000->tap_deliver(f, at);
+        });
+    host_bridge_net* bridge = m_bridge.get();
+    m_e1000->set_tap_output(
+        [bridge](const std::vector<std::uint8_t>& f, tick_t at) { bridge->send(f, at); });
+
+    p.cpu.run(
+        [this, bridge](host_cpu& cpu) {
+            bridge->setup(cpu);
+            m_p.kvm->irqfd(m_vm, 0, start_vector, cpu.now());
+            bridge->serve(cpu);
+        },
+        false);
+    m_vcpu->run([this](cpu::guest_context& g) { guest(g); });
+}
+
+void emulation_vm::guest(cpu::guest_context& g) {
+    g.wait_for_interrupt(start_vector);
+    g.eoi();
+    m_driver.open(g);
+
+    const std::uint32_t bytes = m_w.size - 4;  // the FCS is the PF's
+    const net::mac_address mac = guest_mac();
+    for (m_seq = 0; m_seq < m_w.count; ++m_seq) {
+        const auto request = make_frame(peer_mac(), mac, bytes, m_seq);
+        const auto expect = make_frame(mac, peer_mac(), bytes, m_seq);
+        begin_packet(g);
+        m_rx_marked = false;
+        if (!m_driver.xmit(g, request))
+            throw std::runtime_error(
+                fmt::format("run: the e1000 TX ring is full at packet {}", m_seq));
+        // The TX completion (TXDW) comes first, the response's RXT0 later: interrupts until a
+        // frame is in.
+        std::vector<std::vector<std::uint8_t>> got;
+        while (got.empty()) {
+            g.wait_for_interrupt(guest_rx_vector);
+            m_p.timeline.mark_vcpu(g.now(), stage::guest);
+            got = m_driver.handle_interrupt(g);  // ICR ... EOI ... RDT, IMS: exits to the VMM
+        }
+        // The response reached guest memory while the driver was in a handler already (the line
+        // masked by IMC or still up): the vCPU's handler holds it from the I/O thread's copy.
+        if (!m_rx_marked) m_p.timeline.mark(m_e1000->io_thread().last_completion(), stage::guest);
+        rx_check r;
+        r.done = true;
+        r.verified = got.size() == 1 && got.front() == expect;
+        end_packet(g, r);
+    }
+    finish();
+}
+
+std::string emulation_vm::where() const {
+    const emunic::e1000_stats& s = m_e1000->device().stats();
+    const cpu::host_scheduler& sched = *m_p.scheduler;
+    return fmt::format(
+        "e1000 tx_frames {} rx_frames {} rx_missed {} rx_filtered {} rx_dropped {} interrupts "
+        "{}; bridge tx_frames {} rx_frames {} rx_errors {}; VMM I/O thread wake-ups {}; driver "
+        "rx_packets {} interrupts {}",
+        s.tx_frames.value(), s.rx_frames.value(), s.rx_missed.value(), s.rx_filtered.value(),
+        s.rx_dropped.value(), s.interrupts.value(), m_bridge->tx_frames(), m_bridge->rx_frames(),
+        m_bridge->rx_errors(), sched.stats(m_e1000->io_thread().id()).wakeups,
+        m_driver.stats().rx_packets, m_driver.stats().interrupts);
+}
+
+}  // namespace iovsim::platform

@@ -1,0 +1,71 @@
+// vm.mode emulation (an e1000 emulated by the user-space VMM, QEMU's -device e1000) for the
+// request/response workload (vm_rr.h, issue 6, DESIGN.md §6).
+//
+// Elaboration: the VM's BAR0 is an emulated EPT region (emu_bar0_gpa, 128 KiB) whose accesses
+// exit to the VMM's device model (models/emu-nic/emulated_e1000.h: the e1000 registers, its
+// legacy descriptors in guest memory through the VMM's GPA->HPA table over host memory, its
+// interrupt as irqfd to vCPU 0 and guest_rx_vector, the VMM's I/O thread on host.pin.vmm_io's
+// core reading the tap). The device's MAC is guest_mac(): the PF carries it in the NIC's switch
+// (host_bridge_net), so the echo comes back to the tap. The VMM's tap writes go to the host
+// bridge (host_bridge_net::send); the bridge's frames for the tap go to the I/O thread
+// (tap_deliver), marked vmm when the I/O thread's eventfd is signalled.
+// The host (on the host CPU stand-in): the bridge's setup (the PF, its queues and interrupt),
+// then the guest is started (start_vector through irqfd), then the bridge forwards frames.
+// The guest (on its vCPU; models/emu-nic/e1000_driver.h, Linux's e1000 in order): open (reset,
+// rings and buffers in guest RAM at emu_region_gpa, RDT, IMS); per round trip: the request
+// (workload.size - 4 bytes: the FCS is the PF's) into a TX buffer and descriptor, the TDT write
+// (an exit: the VMM's device sends the frame to the tap inside it and raises TXDW); then
+// interrupts until the response is in: each one the driver's e1000_intr + NAPI poll (ICR, IMC,
+// STATUS flush, EOI, TX and RX cleanup, RDT refill when a buffer was used, IMS, STATUS flush: all
+// register accesses are exits to the VMM); the response compared with the request's echo.
+//
+// Accounting: `guest` from the request's first byte; the vCPU's exits (exit, vmm for the
+// device's work on the vCPU's thread); host_stack when the tap gets the frame, pcie at the PF's
+// TDT; the NIC, wire and peer, back through the PF to host_stack at its interrupt; vmm when the
+// tap's reader (the I/O thread) is told; then either kvm at the device's injection for the
+// waiting response (a halted or running guest), or, when the response lands while the driver is
+// already in its handler (the line masked or already up: the usual case, the handler's exits
+// take longer than the host path), `guest` from the I/O thread's copy into guest memory; the
+// vCPU's exits until the guest has checked the response. Injections with no response waiting
+// (TXDW raised inside the TDT exit, the line going up again at IMS for a response already taken)
+// run beside the packet and are not marked.
+//
+// Leaves out: the guest's PCI probe of the device (config space), the EEPROM, interrupt
+// moderation (the device raises causes at once), the VMM's global lock.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "models/emu-nic/e1000_driver.h"
+#include "models/emu-nic/emulated_e1000.h"
+#include "platform/vm_rr.h"
+
+namespace iovsim::platform {
+
+inline constexpr std::uint64_t emu_bar0_gpa = 0xc000'0000;  // the e1000's BAR0 in the guest
+inline constexpr std::uint64_t emu_region_gpa = 0x10'0000;  // the driver's rings and buffers
+
+class emulation_vm : public vm_workload {
+public:
+    // See vm_workload for the errors.
+    emulation_vm(host_platform& p, const workload_config& w, core::accountant& acc, rr_result& out);
+
+    const emunic::emulated_e1000& e1000() const { return *m_e1000; }
+    const host_bridge_net& bridge() const { return *m_bridge; }
+    const emunic::e1000_driver& driver() const { return m_driver; }
+
+private:
+    void guest(cpu::guest_context& g);
+    std::string where() const override;
+
+    int m_region = -1;
+    std::unique_ptr<emunic::emulated_e1000> m_e1000;
+    std::unique_ptr<host_bridge_net> m_bridge;
+    emunic::e1000_driver m_driver;
+    bool m_rx_injection = false;  // the device's line is going up for a frame not yet taken
+    bool m_rx_marked = false;     // such an injection marked kvm for the open packet
+};
+
+}  // namespace iovsim::platform

@@ -1,0 +1,155 @@
+#include "platform/virtio_vm.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+#include <utility>
+
+#include "models/core/sc_glue.h"
+#include "platform/nic_queue_driver.h"
+#include "platform/nicbench.h"
+
+namespace iovsim::platform {
+
+using core::stage;
+
+// --- virtio_bar_handler ---
+
+std::uint64_t virtio_bar_handler::read(std::uint64_t offset, unsigned size, std::uint64_t& value,
+                                       tick_t) {
+    value = m_dev.mmio_read(offset, size);
+    return 0;  // the exit to the VMM is the cost
+}
+
+std::uint64_t virtio_bar_handler::write(std::uint64_t offset, unsigned size, std::uint64_t value,
+                                        tick_t) {
+    m_dev.mmio_write(offset, size, value);
+    return 0;
+}
+
+// --- virtio_vm ---
+
+virtio_vm::virtio_vm(host_platform& p, const workload_config& w, core::accountant& acc,
+                     rr_result& out)
+    : vm_workload(p, w, acc, out), m_bar(m_dev) {
+    const platform_config& c = p.config();
+    if (!p.host_memory || !p.scheduler)
+        throw std::invalid_argument("run: virtio needs the host memory view and the scheduler");
+
+    // The device model behind BAR4, in the VMM.
+    m_bar_region =
+        m_map.add_emulated("virtio0.bar4", virtio_bar_gpa, virtio::bar_layout::virtio_bar_size);
+    p.kvm->register_mmio(m_vm, m_bar_region, m_bar, cpu::exit_handler::vmm);
+
+    // vhost: the backend over guest memory, the worker on host.pin.vhost's core.
+    m_mem = std::make_unique<virtio::translated_memory>(m_map, *p.host_memory);
+    m_backend = std::make_unique<virtio::virtio_net_backend>(
+        *m_mem, virtio::backend_params{},
+        [this](const virtio::virtio_net_backend::frame& f) { m_tx_pending.push_back(f); });
+    m_backend->on_error = [this](std::uint16_t, virtio::queue_error) { m_dev.needs_reset(); };
+    m_worker = std::make_unique<virtio::vhost_worker>(
+        "vm0_vhost", *p.scheduler, c.cpu.vhost_core(0), *m_backend, c.cpu.exits.cpu_clock_hz,
+        [this](std::uint16_t q, tick_t at) { interrupt(q, at); });
+    m_worker->kick().set_handoff(stage::vhost);
+    // The frames leave vhost when its work is done: to the tap.
+    m_worker->on_done = [this](tick_t at) {
+        for (const auto& f : m_tx_pending) m_bridge->send(f, at);
+        m_tx_pending.clear();
+    };
+    // VHOST_SET_VRING_* and VHOST_NET_SET_BACKEND once the driver is ready.
+    m_dev.on_driver_ok = [this] {
+        m_backend->start(m_dev.queue(virtio::rx_queue).layout(),
+                         m_dev.queue(virtio::tx_queue).layout(),
+                         m_dev.negotiated(virtio::feature::ring_event_idx));
+    };
+    m_dev.on_reset = [this] { m_backend->stop(); };
+    // KVM_IOEVENTFD on both queues' notify addresses, matching the queue index written.
+    for (const std::uint16_t q : {virtio::rx_queue, virtio::tx_queue}) {
+        p.kvm->register_ioeventfd(m_vm, virtio_bar_gpa + virtio::virtio_net_pci::notify_offset(q),
+                                  std::uint64_t{q}, m_worker->kick());
+    }
+
+    // The host side: tap, bridge, PF; a frame for the guest wakes vhost.
+    m_bridge = std::make_unique<host_bridge_net>(
+        p, guest_mac(), [this](const host_bridge_net::frame& f, tick_t at) {
+            m_p.timeline.mark(at, stage::vhost);
+            m_worker->deliver(f, at);
+        });
+
+    p.cpu.run([this](host_cpu& cpu) { host(cpu); }, false);
+    m_vcpu->run([this](cpu::guest_context& g) { guest(g); });
+}
+
+void virtio_vm::interrupt(std::uint16_t queue, tick_t at) {
+    // The queue's MSI-X entry: the guest's driver gives RX entry virtio_rx_msix, TX none.
+    if (m_dev.queue(queue).msix_vector != virtio_rx_msix) {
+        ++m_unrouted;
+        return;
+    }
+    m_p.kvm->irqfd(m_vm, 0, guest_rx_vector, at);
+}
+
+void virtio_vm::host(host_cpu& cpu) {
+    m_bridge->setup(cpu);
+    m_p.kvm->irqfd(m_vm, 0, start_vector, cpu.now());
+    m_bridge->serve(cpu);
+}
+
+void virtio_vm::guest(cpu::guest_context& g) {
+    host_platform& p = m_p;
+    g.wait_for_interrupt(start_vector);
+    g.eoi();
+    virtio::guest_env env(g);
+    virtio::driver_params dp;
+    dp.bar_gpa = virtio_bar_gpa;
+    dp.ring_gpa = virtio_ring_gpa;
+    dp.buffer_gpa = virtio_buffer_gpa;
+    dp.rx_vector = virtio_rx_msix;
+    dp.tx_vector = virtio::msix_no_vector;  // TX buffers are reclaimed on transmit
+    virtio::virtio_net_driver drv(dp);
+    if (virtio_ring_gpa + drv.ring_bytes() > virtio_buffer_gpa ||
+        virtio_buffer_gpa + drv.buffer_bytes() > m_w.vm_memory)
+        throw std::runtime_error("run: the virtio rings and buffers do not fit the guest's RAM");
+    if (!drv.init(env)) throw std::runtime_error("run: the guest's virtio-net driver init failed");
+
+    const std::uint32_t bytes = m_w.size - 4;  // the FCS is the NIC's
+    for (m_seq = 0; m_seq < m_w.count; ++m_seq) {
+        const auto request = make_frame(peer_mac(), guest_mac(), bytes, m_seq);
+        const auto expect = make_frame(guest_mac(), peer_mac(), bytes, m_seq);
+        begin_packet(g);
+        if (!drv.transmit(env, request))
+            throw std::runtime_error(fmt::format("run: packet {}: the TX ring is full", m_seq));
+        g.wait_for_interrupt(guest_rx_vector);
+        p.timeline.mark_vcpu(g.now(), stage::guest);
+        g.eoi();
+        drv.disable_rx_interrupts();  // NAPI: poll with interrupts off
+        rx_check r;
+        if (const auto got = drv.receive(env)) {
+            r.done = true;
+            r.verified = *got == expect;
+            if (!r.verified) ++m_rx_mismatch;
+        }
+        end_packet(g, r);
+        // Between round trips: NAPI complete (interrupts on; anything that came meanwhile would
+        // be polled), TX buffers back.
+        while (!drv.enable_rx_interrupts()) {
+            drv.disable_rx_interrupts();
+            if (drv.receive(env)) ++m_rx_mismatch;  // a frame nobody waited for
+        }
+        drv.reclaim_tx(env);
+    }
+    finish();
+}
+
+std::string virtio_vm::where() const {
+    const virtio::virtio_net_backend& b = *m_backend;
+    return fmt::format(
+        "vhost wakeups {}, backend tx_frames {} rx_frames {} (dropped: no buffer {}, too big {}, "
+        "malformed tx {}), unrouted interrupts {}, mismatched responses {}, bridge tx_frames {} "
+        "rx_frames {} rx_errors {}, device status {:#x}",
+        m_worker->wakeups(), b.tx_frames(), b.rx_frames(), b.rx_no_buffer(), b.rx_too_big(),
+        b.tx_malformed(), m_unrouted, m_rx_mismatch, m_bridge->tx_frames(), m_bridge->rx_frames(),
+        m_bridge->rx_errors(), m_dev.device_status());
+}
+
+}  // namespace iovsim::platform

@@ -1,0 +1,103 @@
+// vm.mode virtio (vhost-net) for the request/response workload (vm_rr.h).
+//
+// Elaboration, as the VMM (QEMU with vhost=on) sets the device up before the guest boots:
+// - the VM's virtio-net device model (virtio::virtio_net_pci: the modern transport, BAR4 with the
+//   common, ISR, device and notify regions) with its BAR4 at virtio_bar_gpa in the guest's MMIO
+//   hole, an emulated EPT region whose accesses exit to the VMM (the device model's registers);
+// - the queues' notify addresses as KVM ioeventfds (datamatch: the queue index the driver
+//   writes) on the vhost worker's eventfd: a kick is an EPT-misconfiguration exit handled in
+//   KVM that wakes vhost, and the packet timeline has vhost hold the packet from the signal;
+// - the vhost worker (virtio::vhost_worker, the backend's work as a host thread) on
+//   host.pin.vhost's core; it reaches guest memory through the VM's GPA→HPA table over host
+//   memory (virtio::translated_memory over the platform's host-physical view); its interrupts go
+//   through KVM's irqfd with the guest vector of the queue's MSI-X entry (RX: guest_rx_vector);
+// - the host bridge (host_bridge_net): frames vhost transmitted go to the tap when vhost's work
+//   completes (vhost_worker::on_done), the bridge and the PF; frames for the guest go from the
+//   tap to vhost (marked vhost from then: the tap socket's wake-up).
+// The host, on the host CPU stand-in: sets up the bridge and the PF, starts the guest (an
+// interrupt through irqfd), then serves the bridge.
+// The guest, on its vCPU: the virtio-net driver's init (virtio::virtio_net_driver over
+// virtio::guest_env: every register access an exit to the VMM; rings and buffers in guest RAM
+// at virtio_ring_gpa and virtio_buffer_gpa), then per round trip: the request frame into a TX
+// buffer, the kick (ioeventfd), wait_for_interrupt (vm.wait), EOI, interrupts off (NAPI), the
+// response taken from the RX ring and checked. Re-enabling RX interrupts (NAPI complete) runs
+// after the round trip ends.
+//
+// TX completions: the driver reclaims finished TX buffers when it transmits (Linux's
+// virtio_net with napi_tx off), and the TX queue has no MSI-X vector (VIRTIO_MSI_NO_VECTOR): a
+// TX interrupt vhost signals reaches no guest vector and is counted, not delivered.
+//
+// Accounting: `guest` from the request's first byte; vhost from the kick's ioeventfd signal
+// (its wake-up and TX work); host_stack from the end of vhost's work (tap, bridge, PF driver
+// xmit); pcie from the PF's TDT write; the probes through nic, wire, peer and back; host_stack
+// from the PF's interrupt (NAPI, bridge, tap); vhost from the tap's wake-up of the worker (RX
+// work); kvm at irqfd's injection; `guest` from the moment the guest has the vector until it has
+// checked the response.
+//
+// Leaves out: the user-space backend (virtio.backend vmm: QEMU's virtio-net without vhost), the
+// device's MSI-X table in BAR1 (the queue's vector index maps to the guest vector directly),
+// the guest's PCI probe of the device, interrupts preempting the program.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/virtio/net_backend.h"
+#include "models/virtio/net_driver.h"
+#include "models/virtio/vhost_worker.h"
+#include "models/virtio/virtio_net.h"
+#include "platform/vm_rr.h"
+
+namespace iovsim::platform {
+
+inline constexpr std::uint64_t virtio_bar_gpa = 0xc000'0000;   // BAR4 in the guest's MMIO hole
+inline constexpr std::uint64_t virtio_ring_gpa = 0x10'0000;    // both queues' rings (< 1 MiB)
+inline constexpr std::uint64_t virtio_buffer_gpa = 0x20'0000;  // RX then TX buffers
+inline constexpr std::uint16_t virtio_rx_msix = 1;             // the RX queue's MSI-X entry
+
+// The VMM's handler for BAR4: register accesses to the device model (the exit is the cost).
+class virtio_bar_handler : public cpu::mmio_handler {
+public:
+    explicit virtio_bar_handler(virtio::virtio_net_pci& d) : m_dev(d) {}
+    std::uint64_t read(std::uint64_t offset, unsigned size, std::uint64_t& value,
+                       tick_t now) override;
+    std::uint64_t write(std::uint64_t offset, unsigned size, std::uint64_t value,
+                        tick_t now) override;
+
+private:
+    virtio::virtio_net_pci& m_dev;
+};
+
+class virtio_vm : public vm_workload {
+public:
+    // See vm_workload for the exceptions.
+    virtio_vm(host_platform& p, const workload_config& w, core::accountant& acc, rr_result& out);
+
+    const virtio::virtio_net_pci& device() const { return m_dev; }
+    const virtio::virtio_net_backend& backend() const { return *m_backend; }
+    const virtio::vhost_worker& worker() const { return *m_worker; }
+    const host_bridge_net& bridge() const { return *m_bridge; }
+    // Interrupts vhost signalled for a queue without an MSI-X vector (not delivered).
+    std::uint64_t unrouted_interrupts() const { return m_unrouted; }
+
+private:
+    void host(host_cpu& cpu);
+    void guest(cpu::guest_context& g);
+    void interrupt(std::uint16_t queue, tick_t at);
+    std::string where() const override;
+
+    virtio::virtio_net_pci m_dev;
+    virtio_bar_handler m_bar;
+    int m_bar_region = -1;
+    std::unique_ptr<virtio::translated_memory> m_mem;
+    std::unique_ptr<virtio::virtio_net_backend> m_backend;
+    std::unique_ptr<virtio::vhost_worker> m_worker;
+    std::unique_ptr<host_bridge_net> m_bridge;
+    std::vector<virtio::virtio_net_backend::frame> m_tx_pending;  // sent during vhost's work
+    std::uint64_t m_unrouted = 0;
+    std::uint64_t m_rx_mismatch = 0;  // responses that did not match their request
+};
+
+}  // namespace iovsim::platform
