@@ -7,7 +7,7 @@ include(CMakePackageConfigHelpers)
 # include/iovsim/<folder>/, so the same includes work against the installed package.
 function(iovsim_library name)
     file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
-    set(includes $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}> $<INSTALL_INTERFACE:include/iovsim>)
+    set(includes $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}> $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}/iovsim>)
     if(NOT srcs)  # headers only (so far)
         add_library(${name} INTERFACE)
         target_include_directories(${name} INTERFACE ${includes})

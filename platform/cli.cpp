@@ -3,10 +3,13 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <systemc>
 
@@ -261,6 +264,66 @@ int cmd_nicbench(const run_options& o, bool pcap) {
 // round trip split among the stages (DESIGN.md §3). Writes DIR/stats.json, DIR/params.yaml and,
 // with --packets, DIR/packets.csv (one row per packet, warm-up ones included). Without CONFIG the
 // shipped default (platform/configs/default.yaml) is used.
+// Throughput, exits and response counts of the rr workload, for one VM or summed over several.
+struct workload_figures {
+    std::uint64_t measured = 0, sent = 0, received = 0, verified = 0;
+    tick_t begin = std::numeric_limits<tick_t>::max(), end = 0;
+    std::array<std::uint64_t, cpu::exit_reason_count> exits{};
+
+    void add(const rr_result& r, std::uint64_t measured_packets, const vm_workload* vm) {
+        measured += measured_packets;
+        sent += r.sent;
+        received += r.received;
+        verified += r.verified;
+        begin = std::min(begin, r.measured_begin);
+        end = std::max(end, r.measured_end);
+        if (vm) {
+            for (std::size_t i = 0; i < cpu::exit_reason_count; ++i)
+                exits[i] += vm->measured_exits(cpu::all_exit_reasons[i]);
+        }
+    }
+    double packets_per_s() const {
+        const double window_s = end > begin ? ticks_to_ns(end - begin) * 1e-9 : 0.0;
+        return window_s > 0 ? static_cast<double>(measured) / window_s : 0.0;
+    }
+    // `prefix` is "" or "vms.N.".
+    void publish(core::stats_registry& stats, const std::string& prefix, std::uint32_t size) const {
+        const double pps = packets_per_s();
+        stats.add_value(prefix + "throughput.packets_per_s", "packets/s",
+                        "measured round trips per simulated second (first measured request to "
+                        "last response)",
+                        pps);
+        stats.add_value(prefix + "throughput.gbps", "Gbps",
+                        "request bytes (frame with FCS) per simulated second, one direction",
+                        pps * size * 8 / 1e9);
+        std::uint64_t total = 0;
+        for (const std::uint64_t n : exits) total += n;
+        stats.add_value(prefix + "vm_exits.total", "exits",
+                        "VM exits during the measured round trips (first measured request to "
+                        "last response; bare metal: none)",
+                        static_cast<double>(total));
+        stats.add_value(
+            prefix + "vm_exits.per_packet", "exits", "VM exits per measured round trip",
+            measured ? static_cast<double>(total) / static_cast<double>(measured) : 0.0);
+        for (std::size_t i = 0; i < cpu::exit_reason_count; ++i) {
+            const cpu::exit_reason r = cpu::all_exit_reasons[i];
+            std::string name = cpu::to_string(r);
+            for (char& ch : name)
+                ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            stats.add_value(prefix + "vm_exits.by_reason." + name, "exits",
+                            std::string("VM exits for ") + cpu::to_string(r) +
+                                " during the measured round trips",
+                            static_cast<double>(exits[i]));
+        }
+        stats.add_value(prefix + "rr.sent", "packets", "requests sent", static_cast<double>(sent));
+        stats.add_value(prefix + "rr.received", "packets", "responses received",
+                        static_cast<double>(received));
+        stats.add_value(prefix + "rr.verified", "packets",
+                        "responses that echoed the request (payload equal, MACs swapped)",
+                        static_cast<double>(verified));
+    }
+};
+
 struct run_outputs {
     bool packets = false, vcd = false, perfetto = false, pcap = false;
     bool describe = false;  // DIR/stats.describe.json: every statistic's name, kind, unit, meaning
@@ -305,17 +368,20 @@ int cmd_run(const run_options& o, const run_outputs& want) {
             csv << '\n';
         });
     }
-    rr_result result;
-    std::unique_ptr<vm_workload> vm;
+    rr_result bare;
+    std::unique_ptr<vm_set> vms;
     if (w.mode == vm_mode::bare_metal)
-        install_bare_metal_rr(p, w, acc, result);
+        install_bare_metal_rr(p, w, acc, bare);
     else
-        vm = make_vm_workload(p, w, acc, result);
-    if (vm && tracer.enabled()) vm->set_tracer(tracer.child("vm0"));
-    const double wall = simulate(p, !vm);
-    if (vm) {
+        vms = std::make_unique<vm_set>(p, w, acc);
+    if (vms && tracer.enabled()) {
+        for (std::size_t i = 0; i < vms->size(); ++i)
+            vms->vm(i).set_tracer(tracer.child(fmt::format("vm{}", i)));
+    }
+    const double wall = simulate(p, !vms);
+    if (vms) {
         try {
-            vm->check();
+            vms->check();
         } catch (const std::runtime_error& e) {
             throw sim_failure(e.what());
         }
@@ -338,42 +404,29 @@ int cmd_run(const run_options& o, const run_outputs& want) {
     p.nic->register_stats(stats, "nic");
     if (p.kvm) p.kvm->register_stats(stats, "kvm");
     acc.publish(stats);
-    const double window_s = ticks_to_ns(result.measured_end - result.measured_begin) * 1e-9;
-    const double pps = window_s > 0 ? static_cast<double>(acc.measured()) / window_s : 0.0;
-    stats.add_value("throughput.packets_per_s", "packets/s",
-                    "measured round trips per simulated second (first measured request to last "
-                    "response)",
-                    pps);
-    stats.add_value("throughput.gbps", "Gbps",
-                    "request bytes (frame with FCS) per simulated second, one direction",
-                    pps * w.size * 8 / 1e9);
-    // Exits in the measured window (bare metal: no VM, no exits).
-    const double measured = static_cast<double>(acc.measured());
-    const double exits = vm ? static_cast<double>(vm->measured_exits()) : 0.0;
-    stats.add_value("vm_exits.total", "exits",
-                    "VM exits during the measured round trips (first measured request to last "
-                    "response)",
-                    exits);
-    stats.add_value("vm_exits.per_packet", "exits", "VM exits per measured round trip",
-                    measured > 0 ? exits / measured : 0.0);
-    for (const cpu::exit_reason r : cpu::all_exit_reasons) {
-        std::string name = cpu::to_string(r);
-        for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        stats.add_value(
-            "vm_exits.by_reason." + name, "exits",
-            std::string("VM exits for ") + cpu::to_string(r) + " during the measured round trips",
-            vm ? static_cast<double>(vm->measured_exits(r)) : 0.0);
+    // The run's figures, and with several VMs each VM's under vms.N.
+    workload_figures all;
+    if (!vms) {
+        all.add(bare, acc.measured(), nullptr);
+    } else {
+        for (std::size_t i = 0; i < vms->size(); ++i) {
+            workload_figures one;
+            one.add(vms->result(i), vms->accountant(i).measured(), &vms->vm(i));
+            all.add(vms->result(i), vms->accountant(i).measured(), &vms->vm(i));
+            if (vms->size() == 1) continue;
+            const std::string prefix = fmt::format("vms.{}", i);
+            vms->accountant(i).publish(stats, prefix);
+            stats.add_value(prefix + ".mode", "", "this VM's vm.mode",
+                            std::string(to_string(vms->vm(i).mode())));
+            one.publish(stats, prefix + ".", w.size);
+        }
     }
+    all.publish(stats, "", w.size);
+    const double pps = all.packets_per_s();
     if (!p.iommu) {
         stats.add_value("iommu.iotlb.hits", "lookups", "IOTLB hits (the IOMMU is off)", 0.0);
         stats.add_value("iommu.iotlb.misses", "lookups", "IOTLB misses (the IOMMU is off)", 0.0);
     }
-    stats.add_value("rr.sent", "packets", "requests sent", static_cast<double>(result.sent));
-    stats.add_value("rr.received", "packets", "responses received",
-                    static_cast<double>(result.received));
-    stats.add_value("rr.verified", "packets",
-                    "responses that echoed the request (payload equal, MACs swapped)",
-                    static_cast<double>(result.verified));
     const double simulated_ns = ticks_to_ns(now_ticks());
     stats.add_value("sim.version", "", "iovsim version", std::string(version()));
     stats.add_value("sim.simulated_ns", "ns", "simulated time at the end of the run", simulated_ns);
@@ -394,10 +447,17 @@ int cmd_run(const run_options& o, const run_outputs& want) {
     write_file(out / "params.yaml", tree.to_yaml());
 
     const core::histogram& rtt = acc.round_trip_ns();
+    std::string mode_text = to_string(w.mode);
+    if (w.vms.size() > 1) {
+        mode_text = fmt::format("{} VMs (", w.vms.size());
+        for (std::size_t i = 0; i < w.vms.size(); ++i)
+            mode_text += (i ? ", " : "") + std::string(to_string(w.vms[i].mode));
+        mode_text += ")";
+    }
     std::cout << fmt::format(
         "run: {} rr, {} B frames, {} round trips ({} measured): rtt p50 {:.1f} ns  p99 {:.1f} "
         "ns, {:.0f} packets/s\n",
-        to_string(w.mode), w.size, acc.completed(), acc.measured(), rtt.percentile(0.5),
+        mode_text, w.size, acc.completed(), acc.measured(), rtt.percentile(0.5),
         rtt.percentile(0.99), pps);
     std::cout << fmt::format("{:.1f} us simulated in {:.3f} s wall; wrote {}\n",
                              simulated_ns / 1000.0, wall, (out / "stats.json").string());

@@ -22,22 +22,23 @@ emunic::e1000_driver_params driver_params() {
 
 }  // namespace
 
-emulation_vm::emulation_vm(host_platform& p, const workload_config& w, core::accountant& acc,
-                           rr_result& out)
-    : vm_workload(p, w, acc, out), m_driver(driver_params()) {
+emulation_vm::emulation_vm(host_platform& p, const workload_config& w, const vm_slot& slot)
+    : vm_workload(p, w, slot), m_driver(driver_params()) {
     const platform_config& c = p.config();
-    m_region = m_map.add_emulated("e1000.bar0", emu_bar0_gpa, emunic::e1000_bar_size);
+    m_region = m_map.add_emulated(fmt::format("e1000_{}.bar0", m_index), emu_bar0_gpa,
+                                  emunic::e1000_bar_size);
 
     emunic::emulated_e1000_params ep;
     ep.vm = m_vm;
     ep.region = m_region;
     ep.vcpu = 0;
     ep.vector = guest_rx_vector;
-    ep.io_core = c.cpu.vmm_io_core(0);
+    ep.io_core = c.cpu.vmm_io_core(m_index);
     emunic::e1000_params dev;
     dev.cpu_clock_hz = c.cpu.exits.cpu_clock_hz;
-    dev.mac = guest_mac().to_u64();  // RAL0/RAH0: the device accepts the guest's frames
-    m_e1000 = std::make_unique<emunic::emulated_e1000>("e1000", *p.kvm, *p.host_memory, ep, dev);
+    dev.mac = guest_mac(m_index).to_u64();  // RAL0/RAH0: the device accepts the guest's frames
+    m_e1000 = std::make_unique<emunic::emulated_e1000>(fmt::format("vm{}_e1000", m_index).c_str(),
+                                                       *p.kvm, *p.host_memory, ep, dev);
 
     // The device's line as KVM's irqfd, as emulated_e1000 wires it; only an injection while a
     // received frame waits for the driver hands the packet to KVM (TXDW alone, or the line
@@ -51,30 +52,14 @@ emulation_vm::emulation_vm(host_platform& p, const workload_config& w, core::acc
         k.irqfd(vm, 0, guest_rx_vector, at);
         m_rx_injection = false;
     });
-    bool* rx_injection = &m_rx_injection;
-    k.set_marker([&p, rx_injection](tick_t t, stage s, bool from_vcpu) {
-        if (from_vcpu)
-            p.timeline.mark_vcpu(t, s);
-        else if (s != stage::kvm || *rx_injection)
-            p.timeline.mark(t, s);
-    });
-
-    m_bridge = std::make_unique<host_bridge_net>(
-        p, guest_mac(), [this, &p](const host_bridge_net::frame& f, tick_t at) {
-            p.timeline.mark(at, stage::vmm);  // the I/O thread's eventfd
-            m_e1000->tap_deliver(f, at);
-        });
-    host_bridge_net* bridge = m_bridge.get();
+    m_bridge->add_port(m_index, guest_mac(m_index),
+                       [this](const host_bridge_net::frame& f, tick_t at) {
+                           tl().mark(at, stage::vmm);  // the I/O thread's eventfd
+                           m_e1000->tap_deliver(f, at);
+                       });
+    host_bridge_net* bridge = m_bridge;
     m_e1000->set_tap_output(
         [bridge](const std::vector<std::uint8_t>& f, tick_t at) { bridge->send(f, at); });
-
-    p.cpu.run(
-        [this, bridge](host_cpu& cpu) {
-            bridge->setup(cpu);
-            m_p.kvm->irqfd(m_vm, 0, start_vector, cpu.now());
-            bridge->serve(cpu);
-        },
-        false);
     m_vcpu->run([this](cpu::guest_context& g) { guest(g); });
 }
 
@@ -84,7 +69,7 @@ void emulation_vm::guest(cpu::guest_context& g) {
     m_driver.open(g);
 
     const std::uint32_t bytes = m_w.size - 4;  // the FCS is the PF's
-    const net::mac_address mac = guest_mac();
+    const net::mac_address mac = guest_mac(m_index);
     for (m_seq = 0; m_seq < m_w.count; ++m_seq) {
         const auto request = make_frame(peer_mac(), mac, bytes, m_seq);
         const auto expect = make_frame(mac, peer_mac(), bytes, m_seq);
@@ -98,12 +83,12 @@ void emulation_vm::guest(cpu::guest_context& g) {
         std::vector<std::vector<std::uint8_t>> got;
         while (got.empty()) {
             g.wait_for_interrupt(guest_rx_vector);
-            m_p.timeline.mark_vcpu(g.now(), stage::guest);
+            tl().mark_vcpu(g.now(), stage::guest);
             got = m_driver.handle_interrupt(g);  // ICR ... EOI ... RDT, IMS: exits to the VMM
         }
         // The response reached guest memory while the driver was in a handler already (the line
         // masked by IMC or still up): the vCPU's handler holds it from the I/O thread's copy.
-        if (!m_rx_marked) m_p.timeline.mark(m_e1000->io_thread().last_completion(), stage::guest);
+        if (!m_rx_marked) tl().mark(m_e1000->io_thread().last_completion(), stage::guest);
         rx_check r;
         r.done = true;
         r.verified = got.size() == 1 && got.front() == expect;

@@ -50,10 +50,14 @@ inline constexpr std::uint64_t emu_region_gpa = 0x10'0000;  // the driver's ring
 class emulation_vm : public vm_workload {
 public:
     // See vm_workload for the errors.
-    emulation_vm(host_platform& p, const workload_config& w, core::accountant& acc, rr_result& out);
+    emulation_vm(host_platform& p, const workload_config& w, const vm_slot& slot);
+    void host_setup(host_cpu&, vm_host_context&) override {}  // the bridge's port is all
+    // Only an injection while a received frame waits for the driver hands the packet to KVM.
+    bool keep_kvm_mark(core::stage s) const override {
+        return s != core::stage::kvm || m_rx_injection;
+    }
 
     const emunic::emulated_e1000& e1000() const { return *m_e1000; }
-    const host_bridge_net& bridge() const { return *m_bridge; }
     const emunic::e1000_driver& driver() const { return m_driver; }
 
 private:
@@ -62,7 +66,6 @@ private:
 
     int m_region = -1;
     std::unique_ptr<emunic::emulated_e1000> m_e1000;
-    std::unique_ptr<host_bridge_net> m_bridge;
     emunic::e1000_driver m_driver;
     bool m_rx_injection = false;  // the device's line is going up for a frame not yet taken
     bool m_rx_marked = false;     // such an injection marked kvm for the open packet

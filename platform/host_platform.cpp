@@ -3,15 +3,24 @@
 #include <fmt/format.h>
 #include <tlm_utils/tlm_quantumkeeper.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
 #include "models/core/sc_glue.h"
 #include "models/net/wire.h"
+#include "models/pcie/tlp.h"
 
 namespace iovsim::platform {
 
 namespace {
+
+std::vector<std::unique_ptr<packet_timeline>> make_timelines(const platform_config& c) {
+    std::vector<std::unique_ptr<packet_timeline>> t(
+        std::max<std::size_t>(1, c.workload.vms.size()));
+    for (auto& p : t) p = std::make_unique<packet_timeline>();
+    return t;
+}
 
 mem::dram_map dram_of(const pcie::host_map& m) {
     mem::dram_map d;
@@ -24,10 +33,13 @@ mem::dram_map dram_of(const pcie::host_map& m) {
 
 host_platform::host_platform(const platform_config& c)
     : m_config(c),
+      m_timelines(make_timelines(c)),
       memory("memory", dram_of(c.map), c.memory),
       rc("rc", c.map, c.rc),
       interrupts("interrupts"),
-      cpu("cpu", c.map) {
+      cpu("cpu", c.map),
+      timeline(*m_timelines.front()),
+      m_wire_start(m_timelines.size(), 0) {
     tlm::tlm_global_quantum::instance().set(to_sc_time(c.quantum));
     using core::stage;
     // Binds from → to, through a probe when accounting (see the header).
@@ -41,8 +53,10 @@ host_platform::host_platform(const platform_config& c)
         tlm_probes.back()->out.bind(to);
     };
     const auto on_request = [this](stage s) -> tlm_probe::hook {
-        return [this, s](const tlm::tlm_generic_payload&, tick_t t, bool response) {
-            if (!response) timeline.mark(t, s);
+        return [this, s](const tlm::tlm_generic_payload& t, tick_t at, bool response) {
+            if (response) return;
+            m_dma_owner = owner_of_requester(t);
+            timeline_of(m_dma_owner).mark(at, s);
         };
     };
     const stage irq_stage = c.iommu_enabled ? stage::iommu : stage::host_stack;
@@ -57,14 +71,17 @@ host_platform::host_platform(const platform_config& c)
         irq_router->claim(cpu::posted_intr_vector);
         irq_router->claim(cpu::posted_intr_wakeup_vector);
         irq_router->to_host.bind(interrupts.socket);
-        link(irq_router->to_kvm, kvm->irq_socket, "probe_kvm", on_request(stage::kvm));
+        link(irq_router->to_kvm, kvm->irq_socket, "probe_kvm",
+             [this](const tlm::tlm_generic_payload& t, tick_t at, bool response) {
+                 if (!response) timeline_of(owner_of_interrupt(t)).mark(at, stage::kvm);
+             });
     } else {
         cpu.socket.bind(rc.cpu_socket);
     }
     const tlm_probe::hook on_interrupt = [this, irq_stage](const tlm::tlm_generic_payload& t,
                                                            tick_t at, bool response) {
         if (response) return;
-        timeline.mark(at, irq_stage);
+        timeline_of(owner_of_requester(t)).mark(at, irq_stage);
         if (t.get_data_ptr() && t.get_data_length() >= 1) pulse(m_sig_msi, at, t.get_data_ptr()[0]);
     };
     // The host's interrupt entry after the interrupt path.
@@ -74,15 +91,16 @@ host_platform::host_platform(const platform_config& c)
     // Device-side memory: the request reaches memory, the answer leaves it.
     const tlm_probe::hook at_memory = [this](const tlm::tlm_generic_payload&, tick_t t,
                                              bool response) {
-        timeline.mark(t, response ? stage::pcie : stage::memory);
+        timeline_of(m_dma_owner).mark(t, response ? stage::pcie : stage::memory);
     };
     if (c.iommu_enabled) {
         iommu = std::make_unique<iommu::iommu>("iommu", memory, c.iommu);
         link(rc.dma_socket, iommu->in, "probe_translation",
-             [this](const tlm::tlm_generic_payload&, tick_t t, bool response) {
+             [this](const tlm::tlm_generic_payload& tr, tick_t t, bool response) {
                  const auto& st = iommu->remapper().stats();
                  if (!response) {
-                     timeline.mark(t, stage::iommu);
+                     m_dma_owner = owner_of_requester(tr);
+                     timeline_of(m_dma_owner).mark(t, stage::iommu);
                      m_hits_before = st.iotlb_hits;
                      m_misses_before = st.iotlb_misses;
                  } else if (st.iotlb_misses != m_misses_before) {
@@ -114,7 +132,7 @@ host_platform::host_platform(const platform_config& c)
     link(rc.downstream, nic->link_in, "probe_nic_in",
          [this](const tlm::tlm_generic_payload& t, tick_t at, bool response) {
              if (response) return;
-             timeline.mark(at, stage::nic);
+             timeline_of(owner_of_address(t.get_address())).mark(at, stage::nic);
              const std::uint64_t a = t.get_address();
              const bool mmio = m_config.map.mmio32.contains(a) || m_config.map.mmio64.contains(a);
              if (mmio && t.is_write() && t.get_data_length() == 4 && t.get_data_ptr()) {
@@ -127,10 +145,11 @@ host_platform::host_platform(const platform_config& c)
     const pcie::host_map& map = c.map;
     link(nic->link_out, rc.upstream, "probe_nic_out",
          [this, map](const tlm::tlm_generic_payload& t, tick_t at, bool response) {
+             packet_timeline& tl = timeline_of(owner_of_requester(t));
              if (!response)
-                 timeline.mark(at, stage::pcie);
+                 tl.mark(at, stage::pcie);
              else if (!map.interrupt.contains(t.get_address()))
-                 timeline.mark(at, stage::nic);
+                 tl.mark(at, stage::nic);
              m_inflight = response ? (m_inflight ? m_inflight - 1 : 0) : m_inflight + 1;
              m_tracer.change(at, m_sig_inflight, m_inflight);
          });
@@ -152,20 +171,24 @@ host_platform::host_platform(const platform_config& c)
             wire_to_peer = std::make_unique<frame_probe>(
                 "probe_wire_to_peer",
                 [this, on_wire](const std::vector<std::uint8_t>& f, tick_t arrival) {
-                    m_wire_start = arrival - on_wire(f);
-                    timeline.mark(m_wire_start, stage::wire, true);
-                    timeline.mark(arrival, stage::peer, true);
-                    m_tracer.change(m_wire_start, m_sig_to_peer, 1);
+                    const unsigned vm = owner_of_frame(f, true);
+                    m_wire_start[vm] = arrival - on_wire(f);
+                    timeline_of(vm).mark(m_wire_start[vm], stage::wire, true);
+                    timeline_of(vm).mark(arrival, stage::peer, true);
+                    m_tracer.change(m_wire_start[vm], m_sig_to_peer, 1);
                     m_tracer.change(arrival, m_sig_to_peer, 0);
                 });
             wire_from_peer = std::make_unique<frame_probe>(
                 "probe_wire_from_peer",
                 [this, on_wire](const std::vector<std::uint8_t>& f, tick_t arrival) {
-                    timeline.mark(arrival - on_wire(f), stage::wire, true);
-                    timeline.mark(arrival, stage::nic, true);
+                    const unsigned vm = owner_of_frame(f, false);
+                    if (pf_bound(f)) m_pf_owner = vm;  // the PF's DMA of it is this VM's
+                    packet_timeline& tl = timeline_of(vm);
+                    tl.mark(arrival - on_wire(f), stage::wire, true);
+                    tl.mark(arrival, stage::nic, true);
                     m_tracer.change(arrival - on_wire(f), m_sig_from_peer, 1);
                     m_tracer.change(arrival, m_sig_from_peer, 0);
-                    timeline.exclusive(m_wire_start, arrival);
+                    tl.exclusive(m_wire_start[vm], arrival);
                 });
             nic->wire_out.bind(wire_to_peer->in);
             wire_to_peer->out.bind(peer->wire_in);
@@ -194,7 +217,8 @@ const pcie::enumerated_function& host_platform::nic_pf(
 
 void host_platform::set_tracer(const core::tracer& t) {
     m_tracer = t;
-    timeline.set_tracer(t);
+    for (std::size_t i = 0; i < m_timelines.size(); ++i)
+        m_timelines[i]->set_tracer(m_timelines.size() == 1 ? t : t.child(fmt::format("vm{}", i)));
     m_sig_doorbell = t.declare_signal("nic.doorbell", 32);
     m_sig_inflight = t.declare_signal("nic.requests_in_flight", 8);
     m_sig_msi = t.declare_signal("interrupts.msi", 8);
@@ -206,6 +230,46 @@ void host_platform::set_tracer(const core::tracer& t) {
         m_sig_to_peer = t.declare_signal("wire.to_peer", 1);
         m_sig_from_peer = t.declare_signal("wire.from_peer", 1);
     }
+}
+
+unsigned host_platform::owner_of_requester(const tlm::tlm_generic_payload& t) const {
+    if (m_timelines.size() == 1) return 0;
+    const auto* ext = t.get_extension<pcie::tlp_extension>();
+    if (!ext) return m_pf_owner;
+    const auto it = m_rid_owner.find(ext->requester.value());
+    return it != m_rid_owner.end() ? it->second : m_pf_owner;
+}
+
+unsigned host_platform::owner_of_address(std::uint64_t a) const {
+    if (m_timelines.size() == 1) return 0;
+    for (const mmio_owner& o : m_mmio_owner)
+        if (a >= o.base && a - o.base < o.size) return o.vm;
+    return m_pf_owner;
+}
+
+unsigned host_platform::owner_of_frame(const std::vector<std::uint8_t>& f, bool by_source) const {
+    if (m_timelines.size() == 1 || f.size() < 12) return 0;
+    const std::size_t at = by_source ? 6 : 0;
+    std::uint64_t mac = 0;
+    for (std::size_t i = 0; i < 6; ++i) mac = mac << 8 | f[at + i];
+    const auto it = m_mac_owner.find(mac);
+    return it != m_mac_owner.end() ? it->second.vm : 0;
+}
+
+bool host_platform::pf_bound(const std::vector<std::uint8_t>& f) const {
+    if (m_timelines.size() == 1 || f.size() < 6) return false;
+    std::uint64_t mac = 0;
+    for (std::size_t i = 0; i < 6; ++i) mac = mac << 8 | f[i];
+    const auto it = m_mac_owner.find(mac);
+    return it != m_mac_owner.end() && it->second.via_pf;
+}
+
+unsigned host_platform::owner_of_interrupt(const tlm::tlm_generic_payload& t) const {
+    if (m_timelines.size() == 1 || !t.get_data_ptr() || t.get_data_length() < 1) return 0;
+    const auto v = m_vector_owner.find(t.get_data_ptr()[0]);
+    if (v != m_vector_owner.end()) return v->second;
+    const auto c = m_core_owner.find(static_cast<unsigned>((t.get_address() >> 12) & 0xff));
+    return c != m_core_owner.end() ? c->second : 0;
 }
 
 void host_platform::pulse(traces::signal_id s, tick_t at, std::uint64_t v) const {

@@ -33,6 +33,7 @@
 // added by the mode's setup (vm_modes.h), before the simulation starts.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -118,6 +119,7 @@ public:
 
 private:
     platform_config m_config;
+    std::vector<std::unique_ptr<packet_timeline>> m_timelines;  // one per VM (bare metal: one)
 
 public:
     mem::memory memory;
@@ -139,15 +141,54 @@ public:
     // The host IOMMU driver (when iommu.enabled), run by programs on `cpu`.
     std::unique_ptr<cpu_iommu_access> iommu_access;
     std::unique_ptr<iommu::driver> iommu_driver;
-    // With config().accounting: the probes feeding `timeline`.
-    packet_timeline timeline;
+    // With config().accounting: the probes feed each VM's packet timeline (bare metal: the host's
+    // one). `timeline` is VM 0's. With several VMs a probe's mark goes to the VM that owns what
+    // it saw, as the workloads declare (assign_*): a requester ID (a VF), a MMIO range (a VF's
+    // BARs), a MAC (on the wire), a vector or a host core (at KVM's interrupt entry); the PF's
+    // transactions go to the VM set with set_pf_owner() (the host bridge's current frame).
+    // Anything not assigned goes to VM 0.
+    packet_timeline& timeline;
+    packet_timeline& timeline_of(unsigned vm) { return *m_timelines.at(vm); }
+    unsigned timelines() const { return static_cast<unsigned>(m_timelines.size()); }
+    void assign_requester(std::uint16_t rid, unsigned vm) { m_rid_owner[rid] = vm; }
+    void assign_mmio(std::uint64_t base, std::uint64_t size, unsigned vm) {
+        m_mmio_owner.push_back({base, size, vm});
+    }
+    // `via_pf`: the MAC sits behind the PF (the host bridge): a frame to it makes the PF's next
+    // DMA that VM's.
+    void assign_mac(net::mac_address mac, unsigned vm, bool via_pf = false) {
+        m_mac_owner[mac.to_u64()] = {vm, via_pf};
+    }
+    void assign_vector(std::uint8_t vector, unsigned vm) { m_vector_owner[vector] = vm; }
+    void assign_core(unsigned core, unsigned vm) { m_core_owner[core] = vm; }
+    void set_pf_owner(unsigned vm) { m_pf_owner = vm; }
     std::vector<std::unique_ptr<tlm_probe>> tlm_probes;
     std::unique_ptr<frame_probe> wire_to_peer, wire_from_peer;
 
 private:
     void pulse(traces::signal_id s, tick_t at, std::uint64_t v) const;
+    struct mmio_owner {
+        std::uint64_t base, size;
+        unsigned vm;
+    };
+    unsigned owner_of_requester(const tlm::tlm_generic_payload& t) const;
+    unsigned owner_of_address(std::uint64_t a) const;
+    unsigned owner_of_frame(const std::vector<std::uint8_t>& f, bool by_source) const;
+    unsigned owner_of_interrupt(const tlm::tlm_generic_payload& t) const;
+    bool pf_bound(const std::vector<std::uint8_t>& f) const;  // its destination is behind the PF
 
-    tick_t m_wire_start = 0;  // the last frame to the peer started on the wire
+    std::map<std::uint16_t, unsigned> m_rid_owner;
+    std::vector<mmio_owner> m_mmio_owner;
+    struct mac_owner {
+        unsigned vm;
+        bool via_pf;
+    };
+    std::map<std::uint64_t, mac_owner> m_mac_owner;
+    std::map<std::uint8_t, unsigned> m_vector_owner;
+    std::map<unsigned, unsigned> m_core_owner;
+    unsigned m_pf_owner = 0;
+    unsigned m_dma_owner = 0;          // the last DMA's owner (the IOMMU's table reads)
+    std::vector<tick_t> m_wire_start;  // per VM: its last frame to the peer started
     core::tracer m_tracer;
     traces::signal_id m_sig_doorbell = traces::no_signal, m_sig_inflight = traces::no_signal,
                       m_sig_msi = traces::no_signal, m_sig_hit = traces::no_signal,

@@ -35,6 +35,7 @@ std::uint64_t packet_timeline::end(tick_t t) {
     std::stable_sort(m_marks.begin(), m_marks.end(),
                      [](const mark_t& a, const mark_t& b) { return a.time < b.time; });
     const std::uint64_t id = m_accountant->begin(m_begin, m_first);
+    const std::uint64_t also = m_also ? m_also->begin(m_begin, m_first) : 0;
     const auto excluded = [this](const mark_t& m) {
         if (m.pinned) return false;
         for (const auto& [from, to] : m_exclusive)
@@ -56,6 +57,7 @@ std::uint64_t packet_timeline::end(tick_t t) {
         if (m.vcpu && away) continue;
         if (m.time >= m_begin && m.time <= t && !excluded(m)) {
             m_accountant->hand_off(id, m.time, m.stage);
+            if (m_also) m_also->hand_off(also, m.time, m.stage);
             if (m.stage != current) {
                 span_to(m.time);
                 current = m.stage;
@@ -65,6 +67,7 @@ std::uint64_t packet_timeline::end(tick_t t) {
     }
     span_to(t);
     m_accountant->end(id, t);
+    if (m_also) m_also->end(also, t);
     return id;
 }
 

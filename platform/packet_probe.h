@@ -39,6 +39,8 @@ namespace iovsim::platform {
 class packet_timeline {
 public:
     void attach(core::accountant* a) { m_accountant = a; }
+    // A second accountant that gets every packet too (a VM's own, beside the run's).
+    void attach_also(core::accountant* a) { m_also = a; }
     // Each stage a closed packet went through becomes a span on `t`'s track path.<stage>, named
     // by the stage and keyed by the packet's ID (the Perfetto timeline of `iovsim run`).
     void set_tracer(const core::tracer& t) { m_tracer = t.child("path"); }
@@ -70,6 +72,7 @@ private:
         bool vcpu;
     };
     core::accountant* m_accountant = nullptr;
+    core::accountant* m_also = nullptr;
     bool m_open = false;
     tick_t m_begin = 0;
     core::stage m_first = core::stage::guest;

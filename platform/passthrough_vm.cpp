@@ -55,72 +55,69 @@ std::array<std::uint32_t, 4> msix_table_emulation::entry(unsigned n) const {
 
 // --- passthrough_vm ---
 
-passthrough_vm::passthrough_vm(host_platform& p, const workload_config& w, core::accountant& acc,
-                               rr_result& out)
-    : vm_workload(p, w, acc, out) {
+passthrough_vm::passthrough_vm(host_platform& p, const workload_config& w, const vm_slot& slot)
+    : vm_workload(p, w, slot) {
     if (!p.iommu) throw std::invalid_argument("run: passthrough needs the IOMMU");
-    p.cpu.run([this](host_cpu& cpu) { host_setup(cpu); }, false);
     m_vcpu->run([this](cpu::guest_context& g) { guest(g); });
 }
 
-void passthrough_vm::host_setup(host_cpu& cpu) {
+void passthrough_vm::host_setup(host_cpu& cpu, vm_host_context& ctx) {
     host_platform& p = m_p;
-    const platform_config& c = p.config();
-    const auto found = p.enumerate();
-    const pcie::enumerated_function& pf = p.nic_pf(found);
-    p.nic->set_mac(0, pf_mac());
-    pf_driver pfd(cpu, *p.nic, pf);
-    const sriov_layout layout = pfd.enable_vfs(c.nic_num_vfs);
-    const sriov_vf& vf = layout.vfs.at(0);
+    if (ctx.next_vf >= ctx.layout.vfs.size()) {
+        throw std::runtime_error(
+            fmt::format("run: VM {} has no VF left ({} enabled)", m_index, ctx.layout.vfs.size()));
+    }
+    const sriov_vf& vf = ctx.layout.vfs[ctx.next_vf++];
     const std::uint16_t sid = vf.id.value();
+    m_mac = vf.mac;
+    p.assign_requester(sid, m_index);
+    p.assign_mac(vf.mac, m_index);
 
     // VFIO: the VM's memory in the VF's IOMMU domain.
     iommu::driver& drv = *p.iommu_driver;
-    drv.init();
     const std::uint16_t did = drv.create_domain();
-    drv.map(did, 0, vm_ram_hpa_base, m_w.vm_memory);
+    drv.map(did, 0, vm_ram_hpa(m_w, m_index), m_spec.memory);
     drv.attach(sid, did);
 
     // The VF's RX interrupt: one IRTE (index = the VM), source-ID checked.
-    drv.setup_interrupt_remapping();
     const unsigned irte = m_vm;
     const iommu::irte_source_check src{sid, 0, 1};
-    if (c.cpu.interrupts == cpu::delivery_mode::posted) {
-        drv.set_irte(irte, iommu::make_posted_irte(pi_descriptor_hpa, guest_rx_vector, false, src));
+    if (m_spec.interrupts == cpu::delivery_mode::posted) {
+        drv.set_irte(irte, iommu::make_posted_irte(m_vcpu->descriptor_address(), guest_rx_vector,
+                                                   false, src));
     } else {
-        const std::uint8_t host_vector = static_cast<std::uint8_t>(host_vf_vector + m_vm);
+        const std::uint8_t host_vector = static_cast<std::uint8_t>(host_vf_vector + m_index);
         drv.set_irte(irte, iommu::make_remapped_irte(m_vcpu->host_core(), host_vector, src));
         p.kvm->route_msi(host_vector, m_vm, 0, guest_rx_vector);
         p.irq_router->claim(host_vector);
+        p.assign_vector(host_vector, m_index);
     }
-    const std::uint16_t cap = pcie::enumerator::find_capability(cpu, vf.id, pcie::cap_id::msix);
-    if (cap == 0) throw std::runtime_error("run: the VF has no MSI-X capability");
-    const std::uint32_t table = cpu.config_read(vf.id, cap + pcie::msix_reg::table_offset_bir, 4);
-    if ((table & 7u) != 3) throw std::runtime_error("run: the VF's MSI-X table is not in BAR3");
     std::uint64_t bar0_size = 0, bar3_size = 0;
     const std::uint64_t bar0 = bar_of(vf, 0, bar0_size);
     const std::uint64_t bar3 = bar_of(vf, 3, bar3_size);
-    const std::uint64_t table_offset = table & ~7u;
+    p.assign_mmio(bar0, bar0_size, m_index);
+    p.assign_mmio(bar3, bar3_size, m_index);
+    const std::uint64_t entry = msix_entry_address(cpu, vf.id, bar3, rx_vector, "run: the VF");
+    const std::uint64_t table_offset = entry - bar3 - rx_vector * 16;
     m_table_offset = table_offset;
-    const std::uint64_t entry = bar3 + table_offset + rx_vector * 16;
     cpu.mmio_write32(entry + 0,
                      iommu::make_remappable_msi_address(static_cast<std::uint16_t>(irte)));
     cpu.mmio_write32(entry + 4, 0);
     cpu.mmio_write32(entry + 8, 0);   // subhandle 0: the handle is the IRTE index
     cpu.mmio_write32(entry + 12, 0);  // unmasked
+    const std::uint16_t cap = pcie::enumerator::find_capability(cpu, vf.id, pcie::cap_id::msix);
     cpu.config_write(vf.id, cap + pcie::msix_reg::message_control, 2, pcie::msix_reg::enable);
 
     // The VMM maps the BARs into the guest; the MSI-X table page stays trapped.
-    m_map.add_passthrough("vf0.bar0", pt_bar0_gpa, bar0, bar0_size);
-    m_bar3_region = m_map.add_passthrough("vf0.bar3", pt_bar3_gpa, bar3, bar3_size);
+    m_map.add_passthrough(fmt::format("vf{}.bar0", vf.index), pt_bar0_gpa, bar0, bar0_size);
+    m_bar3_region =
+        m_map.add_passthrough(fmt::format("vf{}.bar3", vf.index), pt_bar3_gpa, bar3, bar3_size);
     m_map.trap(m_bar3_region, table_offset & ~(cpu::ept_page_size - 1), cpu::ept_page_size);
     p.kvm->register_mmio(m_vm, m_bar3_region, m_msix);
-
-    p.kvm->irqfd(m_vm, 0, start_vector, cpu.now());
+    m_vf = vf.index;
 }
 
 void passthrough_vm::guest(cpu::guest_context& g) {
-    host_platform& p = m_p;
     g.wait_for_interrupt(start_vector);
     g.eoi();
     guest_queue_bus bus(g);
@@ -138,16 +135,16 @@ void passthrough_vm::guest(cpu::guest_context& g) {
     g.mmio_write32(q.bar0 + ims, icr_bits::rxt);
 
     const std::uint32_t bytes = m_w.size - 4;  // the FCS is the NIC's
-    const net::mac_address mac = vf_mac(0);
+    const net::mac_address mac = m_mac;
     for (m_seq = 0; m_seq < m_w.count; ++m_seq) {
         const auto request = make_frame(peer_mac(), mac, bytes, m_seq);
         const auto expect = make_frame(mac, peer_mac(), bytes, m_seq);
         begin_packet(g);
         post_tx(bus, q, request);
-        p.timeline.mark(g.now(), stage::pcie);
+        tl().mark(g.now(), stage::pcie);
         ring_tx(bus, q);
         g.wait_for_interrupt(guest_rx_vector);
-        p.timeline.mark_vcpu(g.now(), stage::guest);
+        tl().mark_vcpu(g.now(), stage::guest);
         g.eoi();
         end_packet(g, take_rx(bus, q, expect));
         recycle_rx(bus, q);  // between round trips
@@ -157,8 +154,8 @@ void passthrough_vm::guest(cpu::guest_context& g) {
 
 std::string passthrough_vm::where() const {
     nic::nic& n = *m_p.nic;
-    return fmt::format("VF 0 tx_frames {} rx_frames {}, interrupts dropped by the IOMMU {}",
-                       n.stats(1).tx_frames.value(), n.stats(1).rx_frames.value(),
+    return fmt::format("VF {} tx_frames {} rx_frames {}, interrupts dropped by the IOMMU {}", m_vf,
+                       n.stats(m_vf + 1).tx_frames.value(), n.stats(m_vf + 1).rx_frames.value(),
                        m_p.iommu->interrupts_dropped());
 }
 

@@ -2,8 +2,9 @@
 //
 // The host, on the host CPU stand-in, does what the PF driver, VFIO and the VMM do before the
 // guest boots:
-// - enumerates, enables nic.num_vfs VFs through the PF (pf_driver.h), VF 0 for the VM;
-// - with the IOMMU driver: initializes the IOMMU, creates the VM's domain, maps the VM's RAM
+// - (vm_set: enumerates, enables nic.num_vfs VFs through the PF (pf_driver.h), initializes the
+//   IOMMU and interrupt remapping); the next free VF for this VM;
+// - with the IOMMU driver: creates the VM's domain, maps the VM's RAM
 //   (GPA 0..vm.memory to its host DRAM, the largest pages alignment allows), attaches the VF's
 //   requester ID; sets up interrupt remapping and writes one IRTE for the VF's RX vector: posted
 //   (vm.interrupts posted: the vCPU's posted-interrupt descriptor, the guest vector) or remapped
@@ -11,10 +12,11 @@
 //   eventfd + irqfd, with no host thread in between);
 // - programs the VF's MSI-X table entry with the remappable-format address of that IRTE (VFIO
 //   programs the real table; the guest's own table writes are trapped and emulated), enables
-//   MSI-X in the VF's config space;
+//   MSI-X in the VF's config space; tells the platform which requester ID, BARs, MAC and vector
+//   are this VM's (host_platform::assign_*);
 // - maps the VF's BAR0 (registers and doorbells) and BAR3 into the VM's EPT at guest-physical
 //   pt_bar0_gpa / pt_bar3_gpa, leaving the MSI-X table page trapped to the VMM's emulation;
-// - starts the guest: an interrupt (start_vector) through irqfd.
+// - (vm_set: starts the guest: an interrupt (start_vector) through irqfd).
 // The guest then, on its vCPU (cpu::vcpu: every cost is the trap path's): writes its MSI-X table
 // entry (trapped: exits to the VMM), opens the VF's queues with passthrough MMIO (rings and
 // buffers in guest RAM at pt_region_gpa: guest-physical addresses the IOMMU translates), enables
@@ -64,18 +66,19 @@ private:
 class passthrough_vm : public vm_workload {
 public:
     // std::invalid_argument without the IOMMU (see vm_workload for the rest).
-    passthrough_vm(host_platform& p, const workload_config& w, core::accountant& acc,
-                   rr_result& out);
+    passthrough_vm(host_platform& p, const workload_config& w, const vm_slot& slot);
+    void host_setup(host_cpu& cpu, vm_host_context& ctx) override;
     const msix_table_emulation& msix() const { return m_msix; }
 
 private:
-    void host_setup(host_cpu& cpu);
     void guest(cpu::guest_context& g);
     std::string where() const override;
 
     msix_table_emulation m_msix;
     int m_bar3_region = -1;
     std::uint64_t m_table_offset = 0;  // the MSI-X table in BAR3
+    unsigned m_vf = 0;                 // the VF assigned (0-based)
+    net::mac_address m_mac;            // its MAC
 };
 
 }  // namespace iovsim::platform

@@ -466,19 +466,46 @@ platform_config make_platform_config(const core::param_tree& tree) {
     return c;
 }
 
+std::uint64_t vm_ram_hpa(const workload_config& w, unsigned n) {
+    constexpr std::uint64_t gib = std::uint64_t{1} << 30;
+    std::uint64_t a = 8 * gib;  // above the host's own buffers
+    for (unsigned i = 0; i < n && i < w.vms.size(); ++i)
+        a += (w.vms[i].memory + gib - 1) / gib * gib;
+    return a;
+}
+
 void check_vm_resources(const platform_config& c) {
-    if (c.workload.mode != vm_mode::passthrough) return;
-    const unsigned needed = 1;  // one VM
-    if (c.nic_num_vfs < needed) {
+    const workload_config& w = c.workload;
+    unsigned passthrough = 0;
+    for (const vm_spec& v : w.vms) passthrough += v.mode == vm_mode::passthrough;
+    if (c.nic_num_vfs < passthrough) {
         throw core::config_error(fmt::format(
             "vm.mode: a VM in passthrough mode has no VF left: nic.num_vfs is {} and {} "
             "passthrough VM{} need{} one each",
-            c.nic_num_vfs, needed, needed == 1 ? "" : "s", needed == 1 ? "s" : ""));
+            c.nic_num_vfs, passthrough, passthrough == 1 ? "" : "s", passthrough == 1 ? "s" : ""));
     }
-    if (!c.iommu_enabled) {
+    if (passthrough && !c.iommu_enabled) {
         throw core::config_error(
             "vm.mode: passthrough needs iommu.enabled: true (VFIO assigns a device to a VM only "
             "behind an IOMMU, which translates the VM's addresses)");
+    }
+    bool bridged = false;
+    for (const vm_spec& v : w.vms) bridged |= v.mode != vm_mode::passthrough;
+    if (bridged && c.iommu_enabled && c.iommu_driver.mode != iommu::host_mode::pt) {
+        throw core::config_error(
+            "iommu.host_mode: the host bridge of a virtio or emulation VM drives the PF with "
+            "pass-through DMA only (pt); lazy and strict per-packet mapping is modelled for "
+            "bare metal");
+    }
+    if (!w.vms.empty()) {
+        const std::uint64_t end = vm_ram_hpa(w, static_cast<unsigned>(w.vms.size()));
+        const std::uint64_t dram_end = c.map.dram_high.base + c.map.dram_high.size;
+        if (end > dram_end) {
+            throw core::config_error(fmt::format(
+                "vm.memory: {} VM{} need host DRAM up to {} GiB (each from 8 GiB, 1 GiB "
+                "aligned), but host DRAM ends at {} GiB",
+                w.vms.size(), w.vms.size() == 1 ? "" : "s", end >> 30, dram_end >> 30));
+        }
     }
 }
 

@@ -76,4 +76,7 @@ platform_config make_platform_config(const core::param_tree& tree);
 // assigns a device only behind one).
 void check_vm_resources(const platform_config& c);
 
+// Where VM n's RAM starts in host DRAM: from 8 GiB, each VM's RAM rounded up to 1 GiB.
+std::uint64_t vm_ram_hpa(const workload_config& w, unsigned n);
+
 }  // namespace iovsim::platform

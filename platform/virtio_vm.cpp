@@ -29,16 +29,26 @@ std::uint64_t virtio_bar_handler::write(std::uint64_t offset, unsigned size, std
 
 // --- virtio_vm ---
 
-virtio_vm::virtio_vm(host_platform& p, const workload_config& w, core::accountant& acc,
-                     rr_result& out)
-    : vm_workload(p, w, acc, out), m_bar(m_dev) {
+namespace {
+
+// The device's MAC (its config space) is the guest's, the one the bridge knows.
+virtio::virtio_net_params device_params(unsigned vm) {
+    virtio::virtio_net_params d;
+    d.mac = guest_mac(vm).bytes();
+    return d;
+}
+
+}  // namespace
+
+virtio_vm::virtio_vm(host_platform& p, const workload_config& w, const vm_slot& slot)
+    : vm_workload(p, w, slot), m_dev(device_params(slot.index)), m_bar(m_dev) {
     const platform_config& c = p.config();
     if (!p.host_memory || !p.scheduler)
         throw std::invalid_argument("run: virtio needs the host memory view and the scheduler");
 
     // The device model behind BAR4, in the VMM.
-    m_bar_region =
-        m_map.add_emulated("virtio0.bar4", virtio_bar_gpa, virtio::bar_layout::virtio_bar_size);
+    m_bar_region = m_map.add_emulated(fmt::format("virtio{}.bar4", m_index), virtio_bar_gpa,
+                                      virtio::bar_layout::virtio_bar_size);
     p.kvm->register_mmio(m_vm, m_bar_region, m_bar, cpu::exit_handler::vmm);
 
     // vhost: the backend over guest memory, the worker on host.pin.vhost's core.
@@ -48,7 +58,8 @@ virtio_vm::virtio_vm(host_platform& p, const workload_config& w, core::accountan
         [this](const virtio::virtio_net_backend::frame& f) { m_tx_pending.push_back(f); });
     m_backend->on_error = [this](std::uint16_t, virtio::queue_error) { m_dev.needs_reset(); };
     m_worker = std::make_unique<virtio::vhost_worker>(
-        "vm0_vhost", *p.scheduler, c.cpu.vhost_core(0), *m_backend, c.cpu.exits.cpu_clock_hz,
+        fmt::format("vm{}_vhost", m_index).c_str(), *p.scheduler, c.cpu.vhost_core(m_index),
+        *m_backend, c.cpu.exits.cpu_clock_hz,
         [this](std::uint16_t q, tick_t at) { interrupt(q, at); });
     m_worker->kick().set_handoff(stage::vhost);
     // The frames leave vhost when its work is done: to the tap.
@@ -70,13 +81,11 @@ virtio_vm::virtio_vm(host_platform& p, const workload_config& w, core::accountan
     }
 
     // The host side: tap, bridge, PF; a frame for the guest wakes vhost.
-    m_bridge = std::make_unique<host_bridge_net>(
-        p, guest_mac(), [this](const host_bridge_net::frame& f, tick_t at) {
-            m_p.timeline.mark(at, stage::vhost);
-            m_worker->deliver(f, at);
-        });
-
-    p.cpu.run([this](host_cpu& cpu) { host(cpu); }, false);
+    m_bridge->add_port(m_index, guest_mac(m_index),
+                       [this](const host_bridge_net::frame& f, tick_t at) {
+                           tl().mark(at, stage::vhost);
+                           m_worker->deliver(f, at);
+                       });
     m_vcpu->run([this](cpu::guest_context& g) { guest(g); });
 }
 
@@ -89,14 +98,7 @@ void virtio_vm::interrupt(std::uint16_t queue, tick_t at) {
     m_p.kvm->irqfd(m_vm, 0, guest_rx_vector, at);
 }
 
-void virtio_vm::host(host_cpu& cpu) {
-    m_bridge->setup(cpu);
-    m_p.kvm->irqfd(m_vm, 0, start_vector, cpu.now());
-    m_bridge->serve(cpu);
-}
-
 void virtio_vm::guest(cpu::guest_context& g) {
-    host_platform& p = m_p;
     g.wait_for_interrupt(start_vector);
     g.eoi();
     virtio::guest_env env(g);
@@ -114,13 +116,13 @@ void virtio_vm::guest(cpu::guest_context& g) {
 
     const std::uint32_t bytes = m_w.size - 4;  // the FCS is the NIC's
     for (m_seq = 0; m_seq < m_w.count; ++m_seq) {
-        const auto request = make_frame(peer_mac(), guest_mac(), bytes, m_seq);
-        const auto expect = make_frame(guest_mac(), peer_mac(), bytes, m_seq);
+        const auto request = make_frame(peer_mac(), guest_mac(m_index), bytes, m_seq);
+        const auto expect = make_frame(guest_mac(m_index), peer_mac(), bytes, m_seq);
         begin_packet(g);
         if (!drv.transmit(env, request))
             throw std::runtime_error(fmt::format("run: packet {}: the TX ring is full", m_seq));
         g.wait_for_interrupt(guest_rx_vector);
-        p.timeline.mark_vcpu(g.now(), stage::guest);
+        tl().mark_vcpu(g.now(), stage::guest);
         g.eoi();
         drv.disable_rx_interrupts();  // NAPI: poll with interrupts off
         rx_check r;

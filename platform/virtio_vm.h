@@ -73,17 +73,16 @@ private:
 class virtio_vm : public vm_workload {
 public:
     // See vm_workload for the exceptions.
-    virtio_vm(host_platform& p, const workload_config& w, core::accountant& acc, rr_result& out);
+    virtio_vm(host_platform& p, const workload_config& w, const vm_slot& slot);
+    void host_setup(host_cpu&, vm_host_context&) override {}  // the bridge's port is all
 
     const virtio::virtio_net_pci& device() const { return m_dev; }
     const virtio::virtio_net_backend& backend() const { return *m_backend; }
     const virtio::vhost_worker& worker() const { return *m_worker; }
-    const host_bridge_net& bridge() const { return *m_bridge; }
     // Interrupts vhost signalled for a queue without an MSI-X vector (not delivered).
     std::uint64_t unrouted_interrupts() const { return m_unrouted; }
 
 private:
-    void host(host_cpu& cpu);
     void guest(cpu::guest_context& g);
     void interrupt(std::uint16_t queue, tick_t at);
     std::string where() const override;
@@ -94,7 +93,6 @@ private:
     std::unique_ptr<virtio::translated_memory> m_mem;
     std::unique_ptr<virtio::virtio_net_backend> m_backend;
     std::unique_ptr<virtio::vhost_worker> m_worker;
-    std::unique_ptr<host_bridge_net> m_bridge;
     std::vector<virtio::virtio_net_backend::frame> m_tx_pending;  // sent during vhost's work
     std::uint64_t m_unrouted = 0;
     std::uint64_t m_rx_mismatch = 0;  // responses that did not match their request

@@ -2,44 +2,60 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "models/core/errors.h"
 #include "models/core/sc_glue.h"
+#include "models/pcie/capabilities.h"
 #include "platform/emulation_vm.h"
 #include "platform/nicbench.h"
 #include "platform/passthrough_vm.h"
 #include "platform/pf_driver.h"
+#include "platform/platform_params.h"
 #include "platform/virtio_vm.h"
+#include "sriov-nic/nic_registers.h"
 
 namespace iovsim::platform {
 
 using core::stage;
 
+std::uint64_t msix_entry_address(host_cpu& cpu, pcie::routing_id id, std::uint64_t bar3,
+                                 unsigned entry, const std::string& who) {
+    const std::uint16_t cap = pcie::enumerator::find_capability(cpu, id, pcie::cap_id::msix);
+    if (cap == 0) throw std::runtime_error(who + " has no MSI-X capability");
+    const std::uint32_t table = cpu.config_read(id, cap + pcie::msix_reg::table_offset_bir, 4);
+    if ((table & 7u) != 3) throw std::runtime_error(who + "'s MSI-X table is not in BAR3");
+    return bar3 + (table & ~7u) + entry * 16;
+}
+
 // --- vm_workload ---
 
-vm_workload::vm_workload(host_platform& p, const workload_config& w, core::accountant& acc,
-                         rr_result& out)
-    : m_p(p), m_w(w), m_acc(acc), m_out(out) {
+vm_workload::vm_workload(host_platform& p, const workload_config& w, const vm_slot& slot)
+    : m_p(p),
+      m_w(w),
+      m_index(slot.index),
+      m_spec(slot.spec),
+      m_out(*slot.out),
+      m_bridge(slot.bridge),
+      m_done(slot.done) {
     const platform_config& c = p.config();
     if (!p.kvm) throw std::invalid_argument("run: the platform was built without VMs");
     if (!c.accounting)
         throw std::invalid_argument("run: the platform was built without packet accounting");
     if (!p.nic || !p.peer)
         throw std::invalid_argument("run: the platform needs the NIC and the echo peer");
-    m_map.map_ram(0, vm_ram_hpa_base, w.vm_memory);
-    m_vm = p.kvm->add_vm(m_map, c.cpu.interrupts, c.cpu.wait);
-    m_vcpu = std::make_unique<cpu::vcpu>("vm0_vcpu0", *p.kvm,
-                                         cpu::vcpu_params{m_vm, pi_descriptor_hpa, 4});
+    m_map.map_ram(0, vm_ram_hpa(w, m_index), m_spec.memory);
+    m_vm = p.kvm->add_vm(m_map, m_spec.interrupts, m_spec.wait);
+    m_vcpu = std::make_unique<cpu::vcpu>(
+        fmt::format("vm{}_vcpu0", m_index).c_str(), *p.kvm,
+        cpu::vcpu_params{m_vm, pi_descriptor_hpa + 64 * std::uint64_t{m_index}, 4});
     m_vcpu->socket.bind(p.bus->in);
-    p.kvm->set_marker([&p](tick_t t, stage s, bool from_vcpu) {
-        if (from_vcpu)
-            p.timeline.mark_vcpu(t, s);
-        else
-            p.timeline.mark(t, s);
-    });
-    p.timeline.attach(&acc);
+    p.assign_core(m_vcpu->host_core(), m_index);
+    tl().attach_also(slot.accountant);
 }
+
+void vm_workload::start(tick_t at) { m_p.kvm->irqfd(m_vm, 0, start_vector, at); }
 
 void vm_workload::begin_packet(cpu::guest_context& g) {
     const tick_t begin = g.now();
@@ -47,7 +63,7 @@ void vm_workload::begin_packet(cpu::guest_context& g) {
         m_out.measured_begin = begin;
         m_exits_begin = exit_counts();
     }
-    m_p.timeline.begin(begin, stage::guest);
+    tl().begin(begin, stage::guest);
     g.set_packet(m_seq + 1);
     ++m_out.sent;
 }
@@ -57,16 +73,18 @@ void vm_workload::end_packet(cpu::guest_context& g, const rx_check& r) {
     if (r.verified) ++m_out.verified;
     m_out.measured_end = g.now();
     g.set_packet(core::no_packet);
-    m_p.timeline.end(m_out.measured_end);
+    tl().end(m_out.measured_end);
     m_exits_end = exit_counts();
 }
 
-void vm_workload::finish() { sc_core::sc_stop(); }
+void vm_workload::finish() {
+    if (m_done) m_done();
+}
 
 std::array<std::uint64_t, cpu::exit_reason_count> vm_workload::exit_counts() const {
     std::array<std::uint64_t, cpu::exit_reason_count> n{};
     for (std::size_t i = 0; i < cpu::exit_reason_count; ++i)
-        n[i] = m_p.kvm->exits(cpu::all_exit_reasons[i]).count.value();
+        n[i] = m_vcpu->exits(cpu::all_exit_reasons[i]);
     return n;
 }
 
@@ -84,36 +102,98 @@ std::uint64_t vm_workload::measured_exits() const {
 void vm_workload::check() const {
     if (!m_p.cpu.failure().empty())
         throw std::runtime_error("run: the host's program failed: " + m_p.cpu.failure());
-    if (!m_vcpu->failure().empty())
-        throw std::runtime_error("run: the guest's program failed: " + m_vcpu->failure());
+    if (!m_vcpu->failure().empty()) {
+        throw std::runtime_error(
+            fmt::format("run: VM {}'s program failed: {}", m_index, m_vcpu->failure()));
+    }
     if (!m_vcpu->finished()) {
         throw std::runtime_error(fmt::format(
-            "run: the guest never finished: packet {} got no response ({}; wire tx {} rx {}, "
-            "peer rx {} tx {})",
-            m_seq, where(), m_p.nic->wire_tx_frames(), m_p.nic->wire_rx_frames(),
-            m_p.peer->rx_frames(), m_p.peer->tx_frames()));
+            "run: VM {} ({}) never finished: packet {} got no response ({}; PF tx_frames {} "
+            "rx_frames {}, wire tx {} rx {}, peer rx {} tx {}, IOMMU faults {})",
+            m_index, to_string(m_spec.mode), m_seq, where(), m_p.nic->stats(0).tx_frames.value(),
+            m_p.nic->stats(0).rx_frames.value(), m_p.nic->wire_tx_frames(),
+            m_p.nic->wire_rx_frames(), m_p.peer->rx_frames(), m_p.peer->tx_frames(),
+            m_p.iommu ? m_p.iommu->remapper().stats().faults : 0));
     }
 }
 
 std::unique_ptr<vm_workload> make_vm_workload(host_platform& p, const workload_config& w,
-                                              core::accountant& acc, rr_result& out) {
-    switch (w.mode) {
+                                              const vm_slot& slot) {
+    switch (slot.spec.mode) {
         case vm_mode::passthrough:
-            return std::make_unique<passthrough_vm>(p, w, acc, out);
+            return std::make_unique<passthrough_vm>(p, w, slot);
         case vm_mode::emulation:
-            return std::make_unique<emulation_vm>(p, w, acc, out);
+            return std::make_unique<emulation_vm>(p, w, slot);
         case vm_mode::virtio:
-            return std::make_unique<virtio_vm>(p, w, acc, out);
+            return std::make_unique<virtio_vm>(p, w, slot);
         case vm_mode::bare_metal:
             break;
     }
-    throw core::config_error(fmt::format("vm.mode: {} is not runnable in a VM", to_string(w.mode)));
+    throw core::config_error(fmt::format("vms.{}.mode: bare-metal is not a VM's mode", slot.index));
+}
+
+// --- vm_set ---
+
+vm_set::vm_set(host_platform& p, const workload_config& w, core::accountant& all)
+    : m_p(p), m_bridge(p) {
+    if (w.vms.empty()) throw std::invalid_argument("run: vm_set needs at least one VM");
+    for (unsigned i = 0; i < w.vms.size(); ++i) p.timeline_of(i).attach(&all);
+    for (unsigned i = 0; i < w.vms.size(); ++i) {
+        m_accountants.push_back(std::make_unique<core::accountant>(w.warmup));
+        m_results.emplace_back();
+        vm_slot slot;
+        slot.index = i;
+        slot.spec = w.vms[i];
+        slot.accountant = m_accountants.back().get();
+        slot.out = &m_results.back();
+        slot.bridge = &m_bridge;
+        slot.done = [this] {
+            if (--m_running == 0) sc_core::sc_stop();  // halt polling and timers would go on
+        };
+        m_vms.push_back(make_vm_workload(p, w, slot));
+    }
+    m_running = static_cast<unsigned>(m_vms.size());
+    p.kvm->set_marker([this](unsigned vm, tick_t t, stage s, bool from_vcpu) {
+        if (vm >= m_vms.size()) return;
+        packet_timeline& tl = m_p.timeline_of(vm);
+        if (from_vcpu)
+            tl.mark_vcpu(t, s);
+        else if (m_vms[vm]->keep_kvm_mark(s))
+            tl.mark(t, s);
+    });
+    p.cpu.run([this](host_cpu& cpu) { host(cpu); }, false);
+}
+
+void vm_set::host(host_cpu& cpu) {
+    vm_host_context ctx;
+    ctx.found = m_p.enumerate();
+    ctx.pf = &m_p.nic_pf(ctx.found);
+    m_p.nic->set_mac(0, pf_mac());
+    bool passthrough = false;
+    for (const auto& v : m_vms) passthrough |= v->mode() == vm_mode::passthrough;
+    if (passthrough) {
+        pf_driver pfd(cpu, *m_p.nic, *ctx.pf);
+        ctx.layout = pfd.enable_vfs(m_p.config().nic_num_vfs);
+    }
+    if (m_p.iommu_driver) {
+        m_p.iommu_driver->init();
+        m_p.iommu_driver->setup_interrupt_remapping();
+        // The PF is the host's own device (iommu.host_mode; pt: an identity context entry).
+        if (m_bridge.has_ports()) m_p.iommu_driver->attach_host_device(ctx.pf->id.value());
+    }
+    if (m_bridge.has_ports()) m_bridge.setup(cpu, *ctx.pf);
+    for (const auto& v : m_vms) v->host_setup(cpu, ctx);
+    for (const auto& v : m_vms) v->start(cpu.now());
+    if (m_bridge.has_ports()) m_bridge.serve(cpu);
+}
+
+void vm_set::check() const {
+    for (const auto& v : m_vms) v->check();
 }
 
 // --- host_bridge_net ---
 
-host_bridge_net::host_bridge_net(host_platform& p, net::mac_address guest, tap_reader to_tap)
-    : m_p(p), m_guest(guest), m_to_tap(std::move(to_tap)) {
+host_bridge_net::host_bridge_net(host_platform& p) : m_p(p) {
     const platform_config& c = p.config();
     m_tx_cost =
         cycles_to_ticks(static_cast<double>(c.host_stack_tx_cycles), c.cpu.exits.cpu_clock_hz);
@@ -121,17 +201,30 @@ host_bridge_net::host_bridge_net(host_platform& p, net::mac_address guest, tap_r
         cycles_to_ticks(static_cast<double>(c.host_stack_rx_cycles), c.cpu.exits.cpu_clock_hz);
 }
 
+void host_bridge_net::add_port(unsigned vm, net::mac_address guest, tap_reader to_tap) {
+    m_ports.push_back({vm, guest, std::move(to_tap)});
+    m_p.assign_mac(guest, vm, true);
+}
+
+const host_bridge_net::port* host_bridge_net::port_of(const frame& f, bool by_source) const {
+    if (f.size() < 12) return nullptr;
+    const std::size_t at = by_source ? 6 : 0;
+    for (const port& p : m_ports)
+        if (std::equal(p.mac.bytes().begin(), p.mac.bytes().end(), f.begin() + at)) return &p;
+    return nullptr;
+}
+
 void host_bridge_net::send(const frame& f, tick_t at) {
-    m_p.timeline.mark(at, stage::host_stack);
+    const port* from = port_of(f, true);
+    const unsigned vm = from ? from->vm : 0;
+    m_p.timeline_of(vm).mark(at, stage::host_stack);
     m_tx.emplace_back(at, f);
     const tick_t now = now_ticks();
     m_tx_event.notify(to_sc_time(at > now ? at - now : 0));
 }
 
-void host_bridge_net::setup(host_cpu& cpu) {
-    const auto found = m_p.enumerate();
-    const pcie::enumerated_function& pf = m_p.nic_pf(found);
-    m_p.nic->set_mac(0, m_guest);  // the bridge's port: the guest's MAC reaches the PF
+void host_bridge_net::setup(host_cpu& cpu, const pcie::enumerated_function& pf) {
+    for (const port& p : m_ports) m_p.nic->add_pf_mac(p.mac);  // the bridge's ports
     for (const auto& b : pf.bars) {
         if (b.index == 0) m_pf.bar0 = b.address;
         if (b.index == 3) m_pf.bar3 = b.address;
@@ -140,6 +233,16 @@ void host_bridge_net::setup(host_cpu& cpu) {
     host_queue_bus bus(cpu);
     open_queues(bus, m_pf, "run: the PF");
     enable_rx_interrupt(cpu, pf.id, m_pf, rr_vector, "run: the PF");
+    iommu::driver* drv = m_p.iommu_driver.get();
+    if (drv && drv->initialized()) {
+        // Interrupt remapping is on: Linux gives every MSI an IRTE and programs the device with
+        // the remappable format (a compatibility-format message would be blocked).
+        drv->set_irte(host_pf_irte, iommu::make_remapped_irte(0, rr_vector, {pf.id.value(), 0, 1}));
+        const std::uint64_t entry =
+            msix_entry_address(cpu, pf.id, m_pf.bar3, nic::nic_reg::rx_vector, "run: the PF");
+        cpu.mmio_write32(entry + 0, iommu::make_remappable_msi_address(host_pf_irte));
+        cpu.mmio_write32(entry + 8, 0);  // subhandle 0: the handle is the IRTE index
+    }
 }
 
 void host_bridge_net::serve(host_cpu& cpu) {
@@ -151,30 +254,40 @@ void host_bridge_net::serve(host_cpu& cpu) {
         while (!m_tx.empty() && m_tx.front().first <= cpu.now()) {
             const frame f = std::move(m_tx.front().second);
             m_tx.pop_front();
+            const port* from = port_of(f, true);
+            const unsigned vm = from ? from->vm : 0;
             if (m_tx_cost) cpu.wait_for(never, m_tx_cost);
+            m_p.set_pf_owner(vm);  // the PF's DMA of this frame is this VM's packet's
             post_tx(bus, m_pf, f);
-            m_p.timeline.mark(cpu.now(), stage::pcie);
+            m_p.timeline_of(vm).mark(cpu.now(), stage::pcie);
             ring_tx(bus, m_pf);
             ++m_tx_frames;
         }
         // RX: the PF's interrupt; every frame written back by then.
         if (m_p.interrupts.count(rr_vector) != seen) {
             seen = m_p.interrupts.count(rr_vector);
-            m_p.timeline.mark(m_p.interrupts.last_arrival(rr_vector), stage::host_stack);
+            const tick_t irq = m_p.interrupts.last_arrival(rr_vector);
             for (;;) {
                 bool done = false;
                 const auto f = receive_frame(bus, m_pf, done);
                 if (!done) break;
-                m_p.timeline.pause(true);  // the refill is the host stack's own work
+                const port* to = f ? port_of(*f, false) : nullptr;
+                packet_timeline& tl = m_p.timeline_of(to ? to->vm : 0);
+                tl.mark(irq, stage::host_stack);
+                tl.pause(true);  // the refill is the host stack's own work
                 recycle_rx(bus, m_pf);
-                m_p.timeline.pause(false);
+                tl.pause(false);
                 if (!f) {
                     ++m_rx_errors;
                     continue;
                 }
+                if (!to) {
+                    ++m_rx_unknown;
+                    continue;
+                }
                 if (m_rx_cost) cpu.wait_for(never, m_rx_cost);
                 ++m_rx_frames;
-                m_to_tap(*f, cpu.now());
+                to->to_tap(*f, cpu.now());
             }
             continue;
         }

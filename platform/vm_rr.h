@@ -1,16 +1,24 @@
 // The request/response workload (workload.type rr) in a VM (issue 6, DESIGN.md §1, §6): the
 // guest's driver sends a request frame to the echo peer and waits for its echo, workload.count
-// times, one frame in flight, as rr_workload.h does on bare metal. One VM with one vCPU; the mode
-// (vm.mode) decides the driver and what stands between it and the NIC:
+// times, one frame in flight per VM, as rr_workload.h does on bare metal. vm.count VMs with one
+// vCPU each; each VM's mode (vm.mode, vms.N.mode) decides its driver and what stands between it
+// and the NIC:
 //   passthrough  passthrough_vm.h: a VF assigned to the VM, DMA through the IOMMU
 //   virtio       virtio_vm.h: virtio-net, a vhost worker, the host bridge and the PF
 //   emulation    emulation_vm.h: the e1000 in the VMM, the host bridge and the PF
 //
 // vm_workload is what the modes share: the VM (its RAM at GPA 0 backed by host DRAM from
-// vm_ram_hpa_base, mapped in its EPT; its vCPU on host.pin.vcpus' core, reaching the host bridge
+// vm_ram_hpa(), mapped in its EPT; its vCPU on host.pin.vcpus' core, reaching the host bridge
 // through the platform's CPU bus), the packet bookkeeping of the guest's loop (begin_packet /
-// end_packet: the packet timeline, the measured window, exit counts), and the vCPU's and KVM's
-// stage marks fed to the timeline (cpu::kvm::set_marker; packet_timeline::mark_vcpu).
+// end_packet: the VM's packet timeline, the measured window, its vCPU's exit counts), and the
+// vCPU's and KVM's stage marks fed to its timeline (cpu::kvm::set_marker,
+// packet_timeline::mark_vcpu).
+//
+// vm_set builds the VMs and runs the host's program: enumeration, nic.num_vfs VFs through the PF
+// driver and the IOMMU driver's initialization once (when a VM is in passthrough mode), each VM's
+// host-side setup (host_setup: VFIO for a VF, the bridge's ports for the others), then each
+// guest's start (an interrupt through irqfd), then the host bridge's forwarding loop when a VM
+// uses it. The run ends when every guest has finished.
 //
 // host_bridge_net is the host side of virtio and emulation (DESIGN.md §6): the tap, the Linux
 // bridge and the PF's driver, as a program on the host CPU stand-in (as if it ran alone on
@@ -19,15 +27,21 @@
 // TX ring and TDT. RX: the PF's MSI-X message; host.stack.rx cycles (interrupt, NAPI poll,
 // bridge, tap queue), then the frame goes to the tap's reader (vhost or the VMM's I/O thread) at
 // that time. The PF carries the guest's MAC in the NIC's switch (the bridge adds it to the PF's
-// unicast filter, as a macvtap or a bridge port in promiscuous mode would). Marks host_stack when
+// unicast filter, as a bridge over the PF does with dev_uc_add). Marks host_stack when
 // a frame reaches the tap from the guest side and when the PF's interrupt reaches the host,
 // pcie at the TDT write.
 //
 // Exits are counted for the measured round trips only (from the first measured request's start
 // to the last response's end): vm_exits.per_packet and .by_reason.
 //
-// Leaves out: several VMs and vCPUs, the host stack's queueing disciplines and GRO, TX
-// completion interrupts of the PF (its TX ring is reused in order, one frame in flight).
+// With several VMs the timelines see the shared components through the platform's owner maps
+// (host_platform::assign_*): a VF's requester ID, BARs and MAC, a VM's vectors and vCPU core, the
+// MACs behind the bridge; the PF's DMA belongs to the VM whose frame last crossed the wire or the
+// bridge — exact with one frame in flight on the PF, an approximation when several bridged VMs'
+// frames overlap there.
+//
+// Leaves out: several vCPUs per VM, the host stack's queueing disciplines and GRO, TX
+// completion interrupts of the PF (its TX ring is reused in order).
 #pragma once
 
 #include <array>
@@ -44,17 +58,47 @@
 #include "models/cpu/vcpu.h"
 #include "platform/host_platform.h"
 #include "platform/nic_queue_driver.h"
+#include "platform/pf_driver.h"
 #include "platform/rr_workload.h"
 #include "platform/workload_params.h"
 
 namespace iovsim::platform {
 
-inline constexpr std::uint64_t vm_ram_hpa_base = 8ull << 30;     // VM 0's RAM in host DRAM
-inline constexpr std::uint64_t pi_descriptor_hpa = 0x6000'0000;  // KVM's descriptors
+inline constexpr std::uint64_t pi_descriptor_hpa = 0x6000'0000;  // KVM's descriptors, 64 B each
 inline constexpr std::uint8_t start_vector = 0x21;     // the host tells the guest to start
 inline constexpr std::uint8_t guest_rx_vector = 0x41;  // the guest driver's RX vector
-// The guest's MAC under virtio and emulation (locally administered).
-inline net::mac_address guest_mac() { return net::mac_address::from_u64(0x020000020000ull); }
+inline constexpr unsigned host_pf_irte = 64;  // the PF's RX interrupt under remapping (VMs: 0..)
+
+// The address of MSI-X table entry `entry` of function `id` whose table is in the BAR3 at `bar3`
+// (config reads on `cpu`); std::runtime_error naming `who` if there is no MSI-X capability or
+// the table is not in BAR3.
+std::uint64_t msix_entry_address(host_cpu& cpu, pcie::routing_id id, std::uint64_t bar3,
+                                 unsigned entry, const std::string& who);
+
+// VM n's MAC under virtio and emulation (locally administered).
+inline net::mac_address guest_mac(unsigned n = 0) {
+    return net::mac_address::from_u64(0x020000020000ull + n);
+}
+
+class host_bridge_net;
+
+// What the host's setup shares across VMs (vm_set fills it before the VMs' host_setup).
+struct vm_host_context {
+    std::vector<pcie::enumerated_function> found;
+    const pcie::enumerated_function* pf = nullptr;
+    sriov_layout layout;  // the VFs the PF driver enabled (passthrough VMs only)
+    unsigned next_vf = 0;
+};
+
+// One VM's place in the run.
+struct vm_slot {
+    unsigned index = 0;
+    vm_spec spec;
+    core::accountant* accountant = nullptr;  // this VM's packets
+    rr_result* out = nullptr;
+    host_bridge_net* bridge = nullptr;
+    std::function<void()> done;  // the guest has finished
+};
 
 class vm_workload {
 public:
@@ -62,50 +106,61 @@ public:
     vm_workload(const vm_workload&) = delete;
     vm_workload& operator=(const vm_workload&) = delete;
 
+    // On the host CPU, before any guest starts.
+    virtual void host_setup(host_cpu& cpu, vm_host_context& ctx) = 0;
+    // Tells the guest to start (its first program step waits for start_vector).
+    void start(tick_t at);
+    // KVM's mark for this VM (irqfd, an ioeventfd's handoff) is the packet's (default: yes).
+    virtual bool keep_kvm_mark(core::stage) const { return true; }
+
     // After the simulation: std::runtime_error saying which packet and where, if the guest did
     // not finish (a response never came) or its program threw.
     void check() const;
 
-    // Exits during the measured round trips, total and by reason.
+    // Exits of this VM's vCPU during its measured round trips, total and by reason.
     std::uint64_t measured_exits() const;
     std::uint64_t measured_exits(cpu::exit_reason r) const;
+    unsigned index() const { return m_index; }
+    vm_mode mode() const { return m_spec.mode; }
     const cpu::vcpu& vcpu() const { return *m_vcpu; }
     const cpu::ept& map() const { return m_map; }
     // The vCPU's signals (state, irq, irr, isr) under `t`'s scope.
     void set_tracer(const core::tracer& t) { m_vcpu->set_tracer(t.child("vcpu0")); }
 
 protected:
-    // Builds the VM and its vCPU (call during elaboration); the subclass installs the programs.
-    // std::invalid_argument if the platform was built without VMs, accounting, the NIC and the
-    // echo peer.
-    vm_workload(host_platform& p, const workload_config& w, core::accountant& acc, rr_result& out);
+    // Builds the VM and its vCPU (call during elaboration). std::invalid_argument if the
+    // platform was built without VMs, accounting, the NIC and the echo peer.
+    vm_workload(host_platform& p, const workload_config& w, const vm_slot& slot);
 
+    packet_timeline& tl() { return m_p.timeline_of(m_index); }
     // The guest's loop: a packet opens in `guest` now; it closes now with the check's outcome.
     void begin_packet(cpu::guest_context& g);
     void end_packet(cpu::guest_context& g, const rx_check& r);
-    // Ends the run once the guest is done (halt polling and timers would go on).
+    // The guest is done; the run ends when every guest is.
     void finish();
     // Mode-specific counters for check()'s message.
     virtual std::string where() const = 0;
 
     host_platform& m_p;
     workload_config m_w;
-    core::accountant& m_acc;
+    unsigned m_index;
+    vm_spec m_spec;
     rr_result& m_out;
+    host_bridge_net* m_bridge;
     cpu::ept m_map;
-    unsigned m_vm = 0;
+    unsigned m_vm = 0;  // KVM's VM ID
     std::unique_ptr<cpu::vcpu> m_vcpu;
     std::uint64_t m_seq = 0;  // the packet the guest works on
 
 private:
     std::array<std::uint64_t, cpu::exit_reason_count> exit_counts() const;
+    std::function<void()> m_done;
     std::array<std::uint64_t, cpu::exit_reason_count> m_exits_begin{}, m_exits_end{};
 };
 
-// The mode's workload for w.mode (not bare-metal). core::config_error naming vm.mode for a mode
-// that cannot run yet.
+// The mode's workload for slot.spec.mode.
 std::unique_ptr<vm_workload> make_vm_workload(host_platform& p, const workload_config& w,
-                                              core::accountant& acc, rr_result& out);
+                                              const vm_slot& slot);
 
 // See the file comment.
 class host_bridge_net {
@@ -114,30 +169,65 @@ public:
     // Frames for the guest, handed to the tap's reader at `at`.
     using tap_reader = std::function<void(const frame&, tick_t at)>;
 
-    host_bridge_net(host_platform& p, net::mac_address guest, tap_reader to_tap);
+    explicit host_bridge_net(host_platform& p);
 
+    // A bridge port: VM `vm`'s tap, its guest's MAC, where its frames go. Call at elaboration.
+    void add_port(unsigned vm, net::mac_address guest, tap_reader to_tap);
+    bool has_ports() const { return !m_ports.empty(); }
     // A frame (FCS excluded) the tap got from the guest side at `at` (not before the current
     // kernel time). Never waits.
     void send(const frame& f, tick_t at);
-    // On the host CPU: enumerates, gives the PF the guest's MAC, opens its queues and its RX
-    // interrupt.
-    void setup(host_cpu& cpu);
+    // On the host CPU: gives the PF the guests' MACs, opens its queues and its RX interrupt.
+    void setup(host_cpu& cpu, const pcie::enumerated_function& pf);
     // On the host CPU after setup(): forwards frames both ways; never returns.
     [[noreturn]] void serve(host_cpu& cpu);
 
     std::uint64_t tx_frames() const { return m_tx_frames; }
     std::uint64_t rx_frames() const { return m_rx_frames; }
-    std::uint64_t rx_errors() const { return m_rx_errors; }  // descriptors without a whole frame
+    std::uint64_t rx_errors() const { return m_rx_errors; }    // descriptors without a whole frame
+    std::uint64_t rx_unknown() const { return m_rx_unknown; }  // for no port's MAC: dropped
 
 private:
+    struct port {
+        unsigned vm;
+        net::mac_address mac;
+        tap_reader to_tap;
+    };
+    const port* port_of(const frame& f, bool by_source) const;
+
     host_platform& m_p;
-    net::mac_address m_guest;
-    tap_reader m_to_tap;
+    std::vector<port> m_ports;
     nic_queues m_pf;
     std::deque<std::pair<tick_t, frame>> m_tx;  // from the tap, by arrival
     sc_core::sc_event m_tx_event;
     tick_t m_tx_cost = 0, m_rx_cost = 0;
-    std::uint64_t m_tx_frames = 0, m_rx_frames = 0, m_rx_errors = 0;
+    std::uint64_t m_tx_frames = 0, m_rx_frames = 0, m_rx_errors = 0, m_rx_unknown = 0;
+};
+
+// See the file comment.
+class vm_set {
+public:
+    // Builds the VMs of w.vms and installs the host's program (call during elaboration).
+    // `all` gets every VM's packets.
+    vm_set(host_platform& p, const workload_config& w, core::accountant& all);
+
+    void check() const;  // each VM's check()
+    std::size_t size() const { return m_vms.size(); }
+    vm_workload& vm(std::size_t i) { return *m_vms.at(i); }
+    const vm_workload& vm(std::size_t i) const { return *m_vms.at(i); }
+    const core::accountant& accountant(std::size_t i) const { return *m_accountants.at(i); }
+    const rr_result& result(std::size_t i) const { return m_results.at(i); }
+    const host_bridge_net& bridge() const { return m_bridge; }
+
+private:
+    void host(host_cpu& cpu);
+
+    host_platform& m_p;
+    host_bridge_net m_bridge;
+    std::vector<std::unique_ptr<core::accountant>> m_accountants;
+    std::deque<rr_result> m_results;  // stable addresses
+    std::vector<std::unique_ptr<vm_workload>> m_vms;
+    unsigned m_running = 0;
 };
 
 }  // namespace iovsim::platform

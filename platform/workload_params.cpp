@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "models/core/errors.h"
+#include "models/cpu/cpu_params.h"
 
 namespace iovsim::platform {
 
@@ -19,6 +20,25 @@ void declare_workload_params(core::param_registry& reg) {
                            "assigned VF, in its IOMMU domain")
                     .with_min("16MiB")
                     .with_max("64GiB"));
+    reg.declare(param_decl("vm.count", param_kind::integer, "1", "VMs",
+                           "VMs on the host, each running the workload against the echo peer; "
+                           "each is the vm.* template with its vms.N.* overrides (ignored with "
+                           "vm.mode bare-metal)")
+                    .with_min("1")
+                    .with_max("16"));
+    reg.declare(param_decl("vms.*.mode", param_kind::enumeration, "passthrough", "",
+                           "VM N's mode (emulation, virtio, passthrough); vm.mode when not set")
+                    .with_choices({"bare-metal", "emulation", "virtio", "passthrough"}));
+    reg.declare(param_decl("vms.*.memory", param_kind::size, "1GiB", "B",
+                           "VM N's RAM; vm.memory when not set")
+                    .with_min("16MiB")
+                    .with_max("64GiB"));
+    reg.declare(param_decl("vms.*.interrupts", param_kind::enumeration, "exit", "",
+                           "VM N's interrupt delivery; vm.interrupts when not set")
+                    .with_choices({"exit", "apicv", "posted"}));
+    reg.declare(param_decl("vms.*.wait", param_kind::enumeration, "halt", "",
+                           "VM N's idle wait; vm.wait when not set")
+                    .with_choices({"halt", "poll"}));
     reg.declare(param_decl("workload.type", param_kind::enumeration, "rr", "",
                            "rr: request/response ping-pong with the echo peer, one frame in "
                            "flight")
@@ -40,23 +60,57 @@ void declare_workload_params(core::param_registry& reg) {
                     .with_max("1s"));
 }
 
+namespace {
+
+vm_mode parse_mode(const std::string& mode) {
+    if (mode == "bare-metal") return vm_mode::bare_metal;
+    if (mode == "emulation") return vm_mode::emulation;
+    if (mode == "virtio") return vm_mode::virtio;
+    return vm_mode::passthrough;
+}
+
+}  // namespace
+
 workload_config make_workload_config(const core::param_tree& tree) {
     workload_config w;
-    const std::string mode = tree.get_string("vm.mode");
-    if (mode == "bare-metal")
-        w.mode = vm_mode::bare_metal;
-    else if (mode == "emulation")
-        w.mode = vm_mode::emulation;
-    else if (mode == "virtio")
-        w.mode = vm_mode::virtio;
-    else
-        w.mode = vm_mode::passthrough;
+    w.mode = parse_mode(tree.get_string("vm.mode"));
     w.vm_memory = tree.get_bytes("vm.memory");
     w.type = workload_type::rr;
     w.size = static_cast<std::uint32_t>(tree.get_bytes("workload.size"));
     w.count = static_cast<std::uint64_t>(tree.get_int("workload.count"));
     w.warmup = static_cast<std::uint64_t>(tree.get_int("workload.warmup"));
     w.think_time = tree.get_time("workload.think_time");
+    const auto count = static_cast<unsigned>(tree.get_int("vm.count"));
+    for (const std::size_t n : tree.indices("vms")) {
+        if (n >= count) {
+            throw core::config_error(
+                fmt::format("vms.{}: there are only {} VM{} (vm.count); VMs are numbered from 0", n,
+                            count, count == 1 ? "" : "s"));
+        }
+    }
+    if (w.mode == vm_mode::bare_metal) return w;
+    // The template, then VM N's own keys.
+    const auto pick = [&tree](unsigned n, const char* key) {
+        const std::string own = fmt::format("vms.{}.{}", n, key);
+        return tree.is_set(own) ? own : std::string("vm.") + key;
+    };
+    for (unsigned n = 0; n < count; ++n) {
+        vm_spec v;
+        const std::string mode_key = pick(n, "mode");
+        v.mode = parse_mode(tree.get_string(mode_key));
+        if (v.mode == vm_mode::bare_metal) {
+            throw core::config_error(fmt::format(
+                "{}: bare-metal is not a VM's mode (vm.mode: bare-metal runs the host's own "
+                "driver with no VM)",
+                mode_key));
+        }
+        v.memory = tree.get_bytes(pick(n, "memory"));
+        const std::string ik = pick(n, "interrupts");
+        v.interrupts = cpu::parse_delivery_mode_key(tree.get_string(ik), ik);
+        const std::string wk = pick(n, "wait");
+        v.wait = cpu::parse_wait_mode_key(tree.get_string(wk), wk);
+        w.vms.push_back(v);
+    }
     if (w.warmup >= w.count) {
         throw core::config_error(
             fmt::format("workload.warmup ({}) must be below workload.count ({}): no round trip "

@@ -8,13 +8,24 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "models/core/params.h"
 #include "models/core/units.h"
+#include "models/cpu/halt_poll.h"
+#include "models/cpu/lapic.h"
 
 namespace iovsim::platform {
 
 enum class vm_mode { bare_metal, emulation, virtio, passthrough };
+
+// One VM of the run: the vm.* template with its vms.N.* overrides.
+struct vm_spec {
+    vm_mode mode = vm_mode::passthrough;
+    std::uint64_t memory = std::uint64_t{1} << 30;
+    cpu::delivery_mode interrupts = cpu::delivery_mode::posted;
+    cpu::wait_mode wait = cpu::wait_mode::halt;
+};
 enum class workload_type { rr };
 
 struct workload_config {
@@ -25,13 +36,16 @@ struct workload_config {
     std::uint64_t count = 10000;
     std::uint64_t warmup = 100;
     tick_t think_time = 0;
+    // vm.count VMs (none with vm.mode bare-metal: then vm.count and vms.* are ignored).
+    std::vector<vm_spec> vms;
 };
 
-// Declares vm.mode, vm.memory, workload.type, workload.size (64..1518 B), workload.count,
-// workload.warmup and workload.think_time.
+// Declares vm.mode, vm.memory, vm.count, vms.*.{mode, memory, interrupts, wait}, workload.type,
+// workload.size (64..1518 B), workload.count, workload.warmup and workload.think_time.
 void declare_workload_params(core::param_registry& reg);
 
-// Reads a resolved tree. Accepts every vm.mode (so `iovsim config` shows them all).
+// Reads a resolved tree. A vms.N.* key with N at or above vm.count, or vms.N.mode bare-metal, is
+// a core::config_error naming the key.
 workload_config make_workload_config(const core::param_tree& tree);
 
 const char* to_string(vm_mode m);

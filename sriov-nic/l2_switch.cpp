@@ -81,6 +81,16 @@ void l2_switch::set_pf(net::mac_address mac, std::uint16_t vlan) {
     assign(port_id::pf(), m_pf, mac, vlan, false);
 }
 
+void l2_switch::add_pf_address(net::mac_address mac) {
+    if (!m_pf.configured) throw std::logic_error("l2_switch: add_pf_address before set_pf");
+    if (mac.is_multicast() || mac.to_u64() == 0)
+        throw std::invalid_argument("l2_switch: a PF address must be a non-zero unicast MAC");
+    const auto it = m_table.find(key(mac, m_pf.vlan));
+    if (it != m_table.end() && it->second != port_id::pf())
+        throw std::invalid_argument("l2_switch: another port already has this MAC and VLAN");
+    m_table[key(mac, m_pf.vlan)] = port_id::pf();
+}
+
 void l2_switch::set_vf(std::uint16_t vf, net::mac_address mac, std::uint16_t vlan,
                        bool spoof_check) {
     check_vf(vf);

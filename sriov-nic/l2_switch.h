@@ -93,6 +93,10 @@ public:
     void set_vf(std::uint16_t vf, net::mac_address mac, std::uint16_t vlan = 0,
                 bool spoof_check = true);
     void clear_vf(std::uint16_t vf);  // the VF forgets its MAC; out_of_range as set_vf
+    // A further unicast address for the PF on its VLAN (the host's dev_uc_add, as a bridge or
+    // macvtap over the PF adds its ports' MACs): frames to it go to the PF. Same errors as set_pf;
+    // std::logic_error before set_pf.
+    void add_pf_address(net::mac_address mac);
 
     // The function port that owns (mac, vlan), if any: one hash lookup.
     std::optional<port_id> lookup(net::mac_address mac, std::uint16_t vlan) const;

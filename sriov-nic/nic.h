@@ -145,6 +145,8 @@ public:
 
     // PF driver model (`ip link set PF vf N mac M`): function 0 is the PF, function n + 1 is
     // VF n. Throws as l2_switch::set_pf/set_vf.
+    // A further unicast MAC the PF receives (l2_switch::add_pf_address).
+    void add_pf_mac(net::mac_address mac) { m_switch.add_pf_address(mac); }
     void set_mac(unsigned function, net::mac_address mac, std::uint16_t vlan = 0,
                  bool spoof_check = true);
     // Function index (0 PF, n + 1 VF n) of a routing ID, -1 if none.

@@ -147,7 +147,7 @@ eventfd* kvm::ioeventfd_for(unsigned vm, bool pio, std::uint64_t addr, std::uint
 
 void kvm::irqfd(unsigned vm, unsigned vcpu_index, std::uint8_t vector, tick_t at) {
     vcpu_of(vm, vcpu_index).inject(vector, at);
-    if (m_marker) m_marker(at, core::stage::kvm, false);
+    if (m_marker) m_marker(vm, at, core::stage::kvm, false);
 }
 
 void kvm::b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& delay) {

@@ -116,14 +116,14 @@ public:
     // Packet accounting for exits (optional; must outlive the simulation).
     void set_accountant(core::accountant* a) { m_accountant = a; }
     core::accountant* accountant() const { return m_accountant; }
-    // Or, instead of an accountant, a stage marker: "stage S holds the packet from time T". A
+    // Or, instead of an accountant, a stage marker: "stage S holds VM vm's packet from time T". A
     // vCPU whose program has set a packet marks (from_vcpu true) every step of an exit path
     // (exit, kvm, vmm, then guest at the VM entry's end) and its way back from HLT (kvm from the
     // wake-up, exit for the VM entry, guest after it); KVM marks kvm when irqfd() injects
     // (from_vcpu false: an interrupt for the guest arrived), and a vCPU's ioeventfd signal marks
     // the eventfd's handoff() stage (vhost for a kick). The platform's packet timeline collects
     // these with its probes' marks (platform/packet_probe.h).
-    using stage_marker = std::function<void(tick_t, core::stage, bool from_vcpu)>;
+    using stage_marker = std::function<void(unsigned vm, tick_t, core::stage, bool from_vcpu)>;
     void set_marker(stage_marker m) { m_marker = std::move(m); }
     const stage_marker& marker() const { return m_marker; }
 

@@ -147,6 +147,7 @@ void vcpu::handle(const arrival& a, tick_t at) {
                 // KVM kicks the running vCPU: EXTERNAL_INTERRUPT exit, injection at entry.
                 const exit_path p = m_kvm.costs().path(exit_reason::external_interrupt);
                 m_kvm.count_exit(exit_reason::external_interrupt, p.total());
+                ++m_exits_by_reason[static_cast<std::size_t>(exit_reason::external_interrupt)];
                 ++m_exits;
                 charge_path(at, p, 0);
                 m_extra += p.total();
@@ -276,7 +277,7 @@ void vcpu::charge_path(tick_t start, const exit_path& p, tick_t extra, vcpu_stat
     const bool mark = m_kvm.marker() && m_packet != core::no_packet;
     const auto hand_off = [&](tick_t t, core::stage s) {
         if (account) acc->hand_off(m_packet, t, s);
-        if (mark) m_kvm.marker()(t, s, true);
+        if (mark) m_kvm.marker()(m_params.vm, t, s, true);
     };
     tick_t t = start;
     for (std::size_t i = 0; i < p.size; ++i) {
@@ -296,6 +297,7 @@ void vcpu::charge_path(tick_t start, const exit_path& p, tick_t extra, vcpu_stat
 tick_t vcpu::exit_op(exit_reason r, const exit_path& p, tick_t extra, vcpu_state extra_state) {
     const tick_t total = p.total() + extra;
     m_kvm.count_exit(r, total);
+    ++m_exits_by_reason[static_cast<std::size_t>(r)];
     ++m_exits;
     const tick_t end = run_on_core(total, vcpu_state::exit);
     charge_path(end - total, p, extra, extra_state);
@@ -434,7 +436,8 @@ std::uint64_t vcpu::trapped(bool pio, bool is_write, const kvm::handler_ref& h, 
         const tick_t signalled = handled_at + m_kvm.costs().ioeventfd_notify();
         fd->signal(signalled);
         if (m_kvm.marker() && m_packet != core::no_packet && fd->handoff())
-            m_kvm.marker()(signalled, *fd->handoff(), false);  // the waiter has the packet
+            m_kvm.marker()(m_params.vm, signalled, *fd->handoff(),
+                           false);  // the waiter has the packet
     } else if (h.handler) {
         std::uint64_t v = 0;
         const std::uint64_t cycles = is_write ? h.handler->write(h.offset, size, value, handled_at)
@@ -513,9 +516,9 @@ void vcpu::spin() {
         const tick_t from = now_ticks();
         const tick_t done = run_on_core(e, vcpu_state::exit);
         if (m_kvm.marker() && m_packet != core::no_packet) {
-            m_kvm.marker()(from, core::stage::exit,
+            m_kvm.marker()(m_params.vm, from, core::stage::exit,
                            true);  // the interrupt exits taken while spinning
-            m_kvm.marker()(done, core::stage::guest, true);
+            m_kvm.marker()(m_params.vm, done, core::stage::guest, true);
         }
         enter_guest(now_ticks());
     }
@@ -527,6 +530,7 @@ void vcpu::halt() {
     const tick_t entry = p.steps[p.size - 1].ticks;
     const tick_t to_kvm = p.total() - entry;  // exit + KVM's HLT handling
     m_kvm.count_exit(exit_reason::hlt, p.total());
+    ++m_exits_by_reason[static_cast<std::size_t>(exit_reason::hlt)];
     ++m_exits;
     for (const exit_step& s : p)
         m_state_ticks[static_cast<std::size_t>(state_of(s.stage))] += s.ticks;
@@ -566,9 +570,9 @@ void vcpu::halt() {
     if (m_kvm.marker() && m_packet != core::no_packet) {
         // On the packet's path: KVM's wake-up (and the scheduler's) from the moment the vCPU
         // thread saw the interrupt, then the VM entry.
-        m_kvm.marker()(woke, core::stage::kvm, true);
-        m_kvm.marker()(entered - entry, core::stage::exit, true);
-        m_kvm.marker()(entered, core::stage::guest, true);
+        m_kvm.marker()(m_params.vm, woke, core::stage::kvm, true);
+        m_kvm.marker()(m_params.vm, entered - entry, core::stage::exit, true);
+        m_kvm.marker()(m_params.vm, entered, core::stage::guest, true);
     }
     enter_guest(now_ticks());
 }

@@ -108,8 +108,12 @@ public:
     thread_id host_thread() const { return m_thread; }
     const lapic& apic() const { return m_apic; }
     const posted_interrupt_descriptor& descriptor() const { return *m_pid; }
+    std::uint64_t descriptor_address() const { return m_params.pi_descriptor; }
     tick_t state_ticks(vcpu_state s) const { return m_state_ticks[static_cast<std::size_t>(s)]; }
     std::uint64_t exits() const { return m_exits; }
+    std::uint64_t exits(exit_reason r) const {
+        return m_exits_by_reason[static_cast<std::size_t>(r)];
+    }
     std::uint64_t halt_polls_hit() const { return m_poll_hits; }
     std::uint64_t halt_sleeps() const { return m_sleeps; }
     std::uint64_t bad_accesses() const { return m_bad_accesses; }  // guest memory outside RAM
@@ -209,6 +213,7 @@ private:
     std::uint64_t m_packet = 0;
     std::array<tick_t, vcpu_state_count> m_state_ticks{};
     std::uint64_t m_exits = 0;
+    std::array<std::uint64_t, exit_reason_count> m_exits_by_reason{};
     std::uint64_t m_poll_hits = 0;
     std::uint64_t m_sleeps = 0;
     std::uint64_t m_bad_accesses = 0;

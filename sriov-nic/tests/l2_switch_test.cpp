@@ -38,6 +38,27 @@ TEST(L2Switch, PfToVfAndVfToPf) {
     EXPECT_EQ(sw.stats().unicast_local, 2u);
 }
 
+// A bridge over the PF adds its ports' MACs: frames from the wire to them reach the PF; before,
+// they were unknown unicast and dropped. The PF sends with any source (no spoof check).
+TEST(L2Switch, FurtherPfAddressesReachThePf) {
+    l2_switch sw = configured();
+    const mac_address guest = mac_address::parse("02:00:00:02:00:01");
+    std::vector<port_id> out;
+    auto d = sw.forward(port_id::uplink(), guest, wire_mac, std::nullopt, out);
+    EXPECT_EQ(d.drop, drop_reason::unknown_unicast_from_uplink);
+    sw.add_pf_address(guest);
+    d = sw.forward(port_id::uplink(), guest, wire_mac, std::nullopt, out);
+    EXPECT_FALSE(d.drop.has_value());
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0], port_id::pf());
+    d = sw.forward(port_id::pf(), wire_mac, guest, std::nullopt, out);
+    EXPECT_FALSE(d.drop.has_value());
+    EXPECT_THROW(sw.add_pf_address(vf_mac(1)), std::invalid_argument);  // VF 1's
+    EXPECT_THROW(sw.add_pf_address(mcast), std::invalid_argument);
+    l2_switch bare(1);
+    EXPECT_THROW(bare.add_pf_address(guest), std::logic_error);
+}
+
 TEST(L2Switch, VfToVfLoopsBackInsideTheNic) {
     l2_switch sw = configured();
     std::vector<port_id> out;
