@@ -266,6 +266,7 @@ int cmd_nicbench(const run_options& o, bool pcap) {
 // shipped default (platform/configs/default.yaml) is used.
 // Throughput, exits and response counts of the rr workload, for one VM or summed over several.
 struct workload_figures {
+    bool stream = false;
     std::uint64_t measured = 0, sent = 0, received = 0, verified = 0;
     tick_t begin = std::numeric_limits<tick_t>::max(), end = 0;
     std::array<std::uint64_t, cpu::exit_reason_count> exits{};
@@ -281,6 +282,20 @@ struct workload_figures {
             for (std::size_t i = 0; i < cpu::exit_reason_count; ++i)
                 exits[i] += vm->measured_exits(cpu::all_exit_reasons[i]);
         }
+    }
+    // stream_tx: what the sink got from one sender after the warm-up; the rate counts the
+    // frames after the first measured one over the time from its arrival to the last's.
+    void add_stream(const rr_result& r, const wire_terminator::source& s, const vm_workload* vm) {
+        stream = true;
+        sent += r.sent;
+        received += s.frames;
+        if (s.measured_frames > 1) {
+            measured += s.measured_frames - 1;
+            begin = std::min(begin, s.first_measured);
+            end = std::max(end, s.last);
+        }
+        for (std::size_t i = 0; i < cpu::exit_reason_count; ++i)
+            exits[i] += vm->measured_exits(cpu::all_exit_reasons[i]);
     }
     double packets_per_s() const {
         const double window_s = end > begin ? ticks_to_ns(end - begin) * 1e-9 : 0.0;
@@ -315,6 +330,14 @@ struct workload_figures {
                                 " during the measured round trips",
                             static_cast<double>(exits[i]));
         }
+        if (stream) {
+            stats.add_value(prefix + "stream.sent", "frames", "frames the guest posted",
+                            static_cast<double>(sent));
+            stats.add_value(prefix + "stream.received", "frames",
+                            "frames the sink on the wire received from this sender",
+                            static_cast<double>(received));
+            return;
+        }
         stats.add_value(prefix + "rr.sent", "packets", "requests sent", static_cast<double>(sent));
         stats.add_value(prefix + "rr.received", "packets", "responses received",
                         static_cast<double>(received));
@@ -336,8 +359,12 @@ int cmd_run(const run_options& o, const run_outputs& want) {
     const core::param_tree tree = load_tree(reg, o, true);
     platform_config config = make_platform_config(tree);
     const workload_config& w = config.workload;
-    if (config.device != platform_device::nic || config.peer != nic_peer::echo)
-        throw core::config_error("pcie.device must be nic and nic.peer echo for `iovsim run`");
+    const bool stream = w.type == workload_type::stream_tx;
+    if (stream) config.peer = nic_peer::none;  // the sink counts what arrives
+    if (config.device != platform_device::nic)
+        throw core::config_error("pcie.device must be nic for `iovsim run`");
+    if (!stream && config.peer != nic_peer::echo)
+        throw core::config_error("nic.peer must be echo for workload.type rr");
     check_vm_resources(config);
     config.accounting = true;
     config.with_vms = w.mode != vm_mode::bare_metal;
@@ -406,7 +433,19 @@ int cmd_run(const run_options& o, const run_outputs& want) {
     acc.publish(stats);
     // The run's figures, and with several VMs each VM's under vms.N.
     workload_figures all;
-    if (!vms) {
+    if (stream) {
+        for (std::size_t i = 0; i < vms->size(); ++i) {
+            const wire_terminator::source src = p.terminator->from(vms->vm(i).mac());
+            all.add_stream(vms->result(i), src, &vms->vm(i));
+            if (vms->size() == 1) continue;
+            workload_figures one;
+            one.add_stream(vms->result(i), src, &vms->vm(i));
+            const std::string prefix = fmt::format("vms.{}", i);
+            stats.add_value(prefix + ".mode", "", "this VM's vm.mode",
+                            std::string(to_string(vms->vm(i).mode())));
+            one.publish(stats, prefix + ".", w.size);
+        }
+    } else if (!vms) {
         all.add(bare, acc.measured(), nullptr);
     } else {
         for (std::size_t i = 0; i < vms->size(); ++i) {
@@ -454,11 +493,18 @@ int cmd_run(const run_options& o, const run_outputs& want) {
             mode_text += (i ? ", " : "") + std::string(to_string(w.vms[i].mode));
         mode_text += ")";
     }
-    std::cout << fmt::format(
-        "run: {} rr, {} B frames, {} round trips ({} measured): rtt p50 {:.1f} ns  p99 {:.1f} "
-        "ns, {:.0f} packets/s\n",
-        mode_text, w.size, acc.completed(), acc.measured(), rtt.percentile(0.5),
-        rtt.percentile(0.99), pps);
+    if (stream) {
+        std::cout << fmt::format(
+            "run: {} stream_tx, {} B frames, {} sent, {} at the sink: {:.3f} Gbit/s, {:.0f} "
+            "frames/s\n",
+            mode_text, w.size, all.sent, all.received, pps * w.size * 8 / 1e9, pps);
+    } else {
+        std::cout << fmt::format(
+            "run: {} rr, {} B frames, {} round trips ({} measured): rtt p50 {:.1f} ns  p99 {:.1f} "
+            "ns, {:.0f} packets/s\n",
+            mode_text, w.size, acc.completed(), acc.measured(), rtt.percentile(0.5),
+            rtt.percentile(0.99), pps);
+    }
     std::cout << fmt::format("{:.1f} us simulated in {:.3f} s wall; wrote {}\n",
                              simulated_ns / 1000.0, wall, (out / "stats.json").string());
     return 0;

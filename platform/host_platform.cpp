@@ -199,7 +199,7 @@ host_platform::host_platform(const platform_config& c)
             peer->wire_out.bind(nic->wire_in);
         }
     } else {
-        terminator = std::make_unique<wire_terminator>("wire_terminator");
+        terminator = std::make_unique<wire_terminator>("wire_terminator", c.workload.warmup);
         nic->wire_out.bind(terminator->wire_in);
         terminator->wire_out.bind(nic->wire_in);
     }

@@ -76,20 +76,46 @@ private:
     sc_core::sc_event m_never;
 };
 
-// A wire with nothing at the far end (nic.peer: none): frames are counted and dropped.
+// A wire with nothing at the far end (nic.peer: none, and the streaming workloads' sink): frames
+// are counted and dropped; per source MAC it keeps the count, the bytes (with FCS) and the
+// arrival of the last frame, and after `measure_after` frames of a source the arrival of the
+// first one measured and the bytes from then on (the warm-up left out).
 class wire_terminator : public sc_core::sc_module, public net::frame_if {
 public:
     sc_core::sc_export<net::frame_if> wire_in;
     sc_core::sc_port<net::frame_if> wire_out;  // never used: nothing is sent to the NIC
-    explicit wire_terminator(sc_core::sc_module_name name)
-        : sc_module(name), wire_in("wire_in"), wire_out("wire_out") {
+    struct source {
+        std::uint64_t frames = 0, bytes = 0;
+        std::uint64_t measured_frames = 0, measured_bytes = 0;  // from frame measure_after + 1
+        tick_t first_measured = 0, last = 0;
+    };
+    explicit wire_terminator(sc_core::sc_module_name name, std::uint64_t measure_after = 0)
+        : sc_module(name), wire_in("wire_in"), wire_out("wire_out"), m_after(measure_after) {
         wire_in.bind(*this);
     }
-    void deliver(const std::vector<std::uint8_t>&, tick_t) override { ++m_frames; }
+    void deliver(const std::vector<std::uint8_t>& f, tick_t at) override {
+        ++m_frames;
+        std::uint64_t mac = 0;
+        for (std::size_t i = 6; i < 12 && i < f.size(); ++i) mac = mac << 8 | f[i];
+        source& s = m_sources[mac];
+        ++s.frames;
+        s.bytes += f.size();
+        s.last = at;
+        if (s.frames <= m_after) return;
+        if (s.measured_frames++ == 0) s.first_measured = at;
+        s.measured_bytes += f.size();
+    }
     std::uint64_t rx_frames() const { return m_frames; }
+    // The frames from `mac` (all zeros if none came).
+    source from(net::mac_address mac) const {
+        const auto it = m_sources.find(mac.to_u64());
+        return it == m_sources.end() ? source{} : it->second;
+    }
 
 private:
+    std::uint64_t m_after;
     std::uint64_t m_frames = 0;
+    std::map<std::uint64_t, source> m_sources;
 };
 
 class host_platform {

@@ -82,6 +82,87 @@ void recycle_rx(queue_bus& b, nic_queues& q) {
     b.mmio_write32(q.bar0 + rdt, q.rx_tail);
 }
 
+void give_rx_slot_at(queue_bus& b, const nic_queues& q, std::uint32_t slot, std::uint64_t dma) {
+    nic::rx_descriptor d;
+    d.buffer_address = dma;
+    const auto e = d.encode();
+    b.mem_write(q.rx_ring() + slot * nic::descriptor_bytes, e.data(), e.size());
+}
+
+void open_queues_at(queue_bus& b, nic_queues& q, const nic_queue_dma& rings,
+                    const std::vector<std::uint64_t>& rx_dma, const std::string& who) {
+    if (rx_dma.size() != nic_queue_ring - 1)
+        throw std::invalid_argument(
+            fmt::format("{}: {} RX buffers for a ring of {}", who, rx_dma.size(), nic_queue_ring));
+    for (std::uint32_t i = 0; i < rx_dma.size(); ++i) give_rx_slot_at(b, q, i, rx_dma[i]);
+    b.mmio_write32(q.bar0 + tdbal, static_cast<std::uint32_t>(rings.tx_ring));
+    b.mmio_write32(q.bar0 + tdbah, static_cast<std::uint32_t>(rings.tx_ring >> 32));
+    b.mmio_write32(q.bar0 + tdlen, nic_queue_ring);
+    b.mmio_write32(q.bar0 + rdbal, static_cast<std::uint32_t>(rings.rx_ring));
+    b.mmio_write32(q.bar0 + rdbah, static_cast<std::uint32_t>(rings.rx_ring >> 32));
+    b.mmio_write32(q.bar0 + rdlen, nic_queue_ring);
+    q.rx_tail = nic_queue_ring - 1;
+    b.mmio_write32(q.bar0 + rdt, q.rx_tail);
+    b.mmio_write32(q.bar0 + ctrl, ctrl_bits::txen | ctrl_bits::rxen);
+    const std::uint32_t st = b.mmio_read32(q.bar0 + status);
+    if ((st & (status_bits::tx_active | status_bits::rx_active)) !=
+        (status_bits::tx_active | status_bits::rx_active)) {
+        throw std::runtime_error(
+            fmt::format("{} did not enable its queues (STATUS {:#x})", who, st));
+    }
+}
+
+void post_tx_at(queue_bus& b, nic_queues& q, const std::vector<std::uint8_t>& frame,
+                std::uint64_t dma) {
+    const std::uint32_t slot = q.tx_tail;
+    const auto bytes = static_cast<std::uint32_t>(frame.size());
+    b.mem_write(q.tx_buf(slot), frame.data(), bytes);
+    nic::tx_descriptor d;
+    d.buffer_address = dma;
+    d.length = static_cast<std::uint16_t>(bytes);
+    d.cmd = nic::tx_cmd::eop | nic::tx_cmd::rs;
+    const auto db = d.encode();
+    b.mem_write(q.tx_ring() + slot * nic::descriptor_bytes, db.data(), db.size());
+    q.tx_tail = (q.tx_tail + 1) % nic_queue_ring;
+}
+
+bool tx_done(queue_bus& b, const nic_queues& q, std::uint32_t slot) {
+    std::uint8_t st = 0;
+    b.mem_read(q.tx_ring() + slot * nic::descriptor_bytes + nic::tx_descriptor::status_offset, &st,
+               1);
+    return (st & nic::desc_status::dd) != 0;
+}
+
+rx_status peek_rx(queue_bus& b, const nic_queues& q) {
+    nic::descriptor_bytes_t rb;
+    b.mem_read(q.rx_ring() + q.rx_next * nic::descriptor_bytes, rb.data(), rb.size());
+    const nic::rx_descriptor r = nic::rx_descriptor::decode(rb);
+    rx_status s;
+    s.done = (r.status & nic::desc_status::dd) != 0;
+    s.whole = (r.status & nic::desc_status::eop) && r.errors == 0;
+    s.length = r.length;
+    return s;
+}
+
+rx_check read_rx(queue_bus& b, const nic_queues& q, const rx_status& s,
+                 const std::vector<std::uint8_t>& expect) {
+    rx_check c;
+    c.done = s.done;
+    if (!s.done) return c;
+    std::vector<std::uint8_t> got(s.length);
+    if (s.length) b.mem_read(q.rx_buf(q.rx_next), got.data(), s.length);
+    c.verified = s.whole && got == expect;
+    return c;
+}
+
+void recycle_rx_at(queue_bus& b, nic_queues& q, std::uint64_t dma) {
+    b.mmio_write32(q.bar0 + icr, icr_bits::rxt);  // W1C
+    give_rx_slot_at(b, q, q.rx_tail, dma);
+    q.rx_next = (q.rx_next + 1) % nic_queue_ring;
+    q.rx_tail = (q.rx_tail + 1) % nic_queue_ring;
+    b.mmio_write32(q.bar0 + rdt, q.rx_tail);
+}
+
 void enable_rx_interrupt(host_cpu& cpu, pcie::routing_id id, const nic_queues& q,
                          std::uint8_t apic_vector, const std::string& who) {
     const std::uint16_t cap = pcie::enumerator::find_capability(cpu, id, pcie::cap_id::msix);

@@ -99,6 +99,45 @@ std::optional<std::vector<std::uint8_t>> receive_frame(queue_bus& b, const nic_q
 // Acknowledges the RX cause (ICR, write 1 to clear), gives the slot back and writes RDT.
 void recycle_rx(queue_bus& b, nic_queues& q);
 
+// The same steps for a driver whose device reaches memory at addresses other than the CPU's (a
+// host driver whose device is in an IOMMU domain of its own: the IOVAs of Linux's dma_map_single()
+// and dma_alloc_coherent()): descriptors and ring base registers carry the device's address,
+// given separately; the CPU still reaches rings and buffers at q's addresses.
+
+// The rings' addresses as the device uses them.
+struct nic_queue_dma {
+    std::uint64_t tx_ring = 0, rx_ring = 0;
+};
+// Writes RX descriptor `slot` pointing at device address `dma` (its buffer is q.rx_buf(slot)).
+void give_rx_slot_at(queue_bus& b, const nic_queues& q, std::uint32_t slot, std::uint64_t dma);
+// open_queues() with the rings at `rings` and RX slot i's buffer at rx_dma[i]: exactly
+// nic_queue_ring - 1 buffers, all given to the NIC (slot nic_queue_ring - 1 stays the driver's,
+// its descriptor unwritten until recycle_rx_at() fills it). std::invalid_argument for another
+// count; std::runtime_error naming `who` as open_queues().
+void open_queues_at(queue_bus& b, nic_queues& q, const nic_queue_dma& rings,
+                    const std::vector<std::uint64_t>& rx_dma, const std::string& who);
+// post_tx() with the descriptor pointing at device address `dma` (q.tx_buf(q.tx_tail) mapped).
+void post_tx_at(queue_bus& b, nic_queues& q, const std::vector<std::uint8_t>& frame,
+                std::uint64_t dma);
+// Whether the NIC wrote TX descriptor `slot` back with DD: it has fetched the buffer (TX
+// completion, as a driver's TX clean reads it).
+bool tx_done(queue_bus& b, const nic_queues& q, std::uint32_t slot);
+// take_rx() in two steps, for a driver that unmaps the buffer between them: peek_rx() reads the
+// next RX descriptor; read_rx() then reads the frame it describes (nothing when not done) and
+// checks it against `expect` as take_rx() does.
+struct rx_status {
+    bool done = false;   // DD
+    bool whole = false;  // EOP and no errors
+    std::uint16_t length = 0;
+};
+rx_status peek_rx(queue_bus& b, const nic_queues& q);
+rx_check read_rx(queue_bus& b, const nic_queues& q, const rx_status& s,
+                 const std::vector<std::uint8_t>& expect);
+// recycle_rx() for open_queues_at(): acknowledges the RX cause, writes the descriptor of the
+// slot the NIC gets next (q.rx_tail, its buffer q.rx_buf(q.rx_tail) mapped at `dma`), advances
+// past the slot just read and writes RDT.
+void recycle_rx_at(queue_bus& b, nic_queues& q, std::uint64_t dma);
+
 // Points the function's RX MSI-X vector at APIC 0 with `apic_vector`, unmasks it, enables
 // MSI-X and the RX interrupt cause. Throws naming `who` if the table is missing or not in BAR3.
 void enable_rx_interrupt(host_cpu& cpu, pcie::routing_id id, const nic_queues& q,

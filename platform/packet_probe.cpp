@@ -29,7 +29,7 @@ void packet_timeline::exclusive(tick_t from, tick_t to) {
     if (m_open) m_exclusive.emplace_back(from, to);
 }
 
-std::uint64_t packet_timeline::end(tick_t t) {
+std::uint64_t packet_timeline::end(tick_t t, std::optional<bool> warmup) {
     if (!m_open) throw std::logic_error("packet_timeline: no packet is open");
     m_open = false;
     std::stable_sort(m_marks.begin(), m_marks.end(),
@@ -66,7 +66,7 @@ std::uint64_t packet_timeline::end(tick_t t) {
         }
     }
     span_to(t);
-    m_accountant->end(id, t);
+    m_accountant->end(id, t, warmup);
     if (m_also) m_also->end(also, t);
     return id;
 }

@@ -26,6 +26,7 @@
 #include <tlm_utils/simple_target_socket.h>
 
 #include <functional>
+#include <optional>
 #include <tlm>
 #include <vector>
 
@@ -62,7 +63,8 @@ public:
     // Unpinned marks strictly inside (from, to) are dropped at end().
     void exclusive(tick_t from, tick_t to);
     // Closes the packet at `t`: replays the marks into the accountant; returns the packet's ID.
-    std::uint64_t end(tick_t t);
+    // `warmup`, when given, is passed to the first accountant (core::accountant::end).
+    std::uint64_t end(tick_t t, std::optional<bool> warmup = std::nullopt);
 
 private:
     struct mark_t {

@@ -80,18 +80,23 @@ void passthrough_vm::host_setup(host_cpu& cpu, vm_host_context& ctx) {
     drv.attach(sid, did);
 
     // The VF's RX interrupt: one IRTE (index = the VM), source-ID checked.
-    const unsigned irte = m_vm;
+    // The VF's RX and TX interrupts: an IRTE each (RX at the VM's index, TX 32 above it),
+    // source-ID checked.
     const iommu::irte_source_check src{sid, 0, 1};
-    if (m_spec.interrupts == cpu::delivery_mode::posted) {
-        drv.set_irte(irte, iommu::make_posted_irte(m_vcpu->descriptor_address(), guest_rx_vector,
-                                                   false, src));
-    } else {
-        const std::uint8_t host_vector = static_cast<std::uint8_t>(host_vf_vector + m_index);
+    const auto remap = [&](unsigned irte, std::uint8_t guest_vector, std::uint8_t host_vector) {
+        if (m_spec.interrupts == cpu::delivery_mode::posted) {
+            drv.set_irte(irte, iommu::make_posted_irte(m_vcpu->descriptor_address(), guest_vector,
+                                                       false, src));
+            return;
+        }
         drv.set_irte(irte, iommu::make_remapped_irte(m_vcpu->host_core(), host_vector, src));
-        p.kvm->route_msi(host_vector, m_vm, 0, guest_rx_vector);
+        p.kvm->route_msi(host_vector, m_vm, 0, guest_vector);
         p.irq_router->claim(host_vector);
         p.assign_vector(host_vector, m_index);
-    }
+    };
+    const unsigned irte = m_vm;
+    remap(irte, guest_rx_vector, static_cast<std::uint8_t>(host_vf_vector + m_index));
+    remap(irte + 32, guest_tx_vector, static_cast<std::uint8_t>(host_vf_vector + 32 + m_index));
     std::uint64_t bar0_size = 0, bar3_size = 0;
     const std::uint64_t bar0 = bar_of(vf, 0, bar0_size);
     const std::uint64_t bar3 = bar_of(vf, 3, bar3_size);
@@ -100,11 +105,14 @@ void passthrough_vm::host_setup(host_cpu& cpu, vm_host_context& ctx) {
     const std::uint64_t entry = msix_entry_address(cpu, vf.id, bar3, rx_vector, "run: the VF");
     const std::uint64_t table_offset = entry - bar3 - rx_vector * 16;
     m_table_offset = table_offset;
-    cpu.mmio_write32(entry + 0,
-                     iommu::make_remappable_msi_address(static_cast<std::uint16_t>(irte)));
-    cpu.mmio_write32(entry + 4, 0);
-    cpu.mmio_write32(entry + 8, 0);   // subhandle 0: the handle is the IRTE index
-    cpu.mmio_write32(entry + 12, 0);  // unmasked
+    for (const unsigned v : {rx_vector, tx_vector}) {
+        const std::uint64_t e = entry + (v - rx_vector) * 16;
+        const auto handle = static_cast<std::uint16_t>(irte + (v == tx_vector ? 32 : 0));
+        cpu.mmio_write32(e + 0, iommu::make_remappable_msi_address(handle));
+        cpu.mmio_write32(e + 4, 0);
+        cpu.mmio_write32(e + 8, 0);   // subhandle 0: the handle is the IRTE index
+        cpu.mmio_write32(e + 12, 0);  // unmasked
+    }
     const std::uint16_t cap = pcie::enumerator::find_capability(cpu, vf.id, pcie::cap_id::msix);
     cpu.config_write(vf.id, cap + pcie::msix_reg::message_control, 2, pcie::msix_reg::enable);
 
@@ -125,13 +133,22 @@ void passthrough_vm::guest(cpu::guest_context& g) {
     q.bar0 = pt_bar0_gpa;
     q.bar3 = pt_bar3_gpa;
     q.region = pt_region_gpa;
-    // The guest's MSI-X entry for its RX vector: trapped, emulated by the VMM.
-    const std::uint64_t entry = pt_bar3_gpa + m_table_offset + rx_vector * 16;
-    g.mmio_write32(entry + 0, 0xfee00000);
-    g.mmio_write32(entry + 4, 0);
-    g.mmio_write32(entry + 8, guest_rx_vector);
-    g.mmio_write32(entry + 12, 0);
+    // The guest's MSI-X entries for its RX and TX vectors: trapped, emulated by the VMM.
+    for (const auto& [v, vector] :
+         {std::pair{rx_vector, guest_rx_vector}, std::pair{tx_vector, guest_tx_vector}}) {
+        const std::uint64_t entry = pt_bar3_gpa + m_table_offset + v * 16;
+        g.mmio_write32(entry + 0, 0xfee00000);
+        g.mmio_write32(entry + 4, 0);
+        g.mmio_write32(entry + 8, vector);
+        g.mmio_write32(entry + 12, 0);
+    }
     open_queues(bus, q, "run: the guest's VF");
+    if (m_w.type == workload_type::stream_tx) {
+        g.mmio_write32(q.bar0 + ims, icr_bits::txdw);
+        stream_tx(g, bus, q);
+        finish();
+        return;
+    }
     g.mmio_write32(q.bar0 + ims, icr_bits::rxt);
 
     const std::uint32_t bytes = m_w.size - 4;  // the FCS is the NIC's
@@ -150,6 +167,31 @@ void passthrough_vm::guest(cpu::guest_context& g) {
         recycle_rx(bus, q);  // between round trips
     }
     finish();
+}
+
+// TX streaming: keep up to nic_queue_ring - 1 frames posted, ring TDT once per batch, sleep until
+// the TX completion interrupt, reclaim what the NIC wrote back (DD), post again.
+void passthrough_vm::stream_tx(cpu::guest_context& g, queue_bus& bus, nic_queues& q) {
+    const std::uint32_t bytes = m_w.size - 4;  // the FCS is the NIC's
+    std::uint64_t done = 0;
+    m_seq = 0;
+    while (done < m_w.count) {
+        bool posted = false;
+        while (m_seq < m_w.count && m_seq - done < nic_queue_ring - 1) {
+            if (m_seq == m_w.warmup) measure_from(g.now());
+            post_tx(bus, q, make_frame(peer_mac(), m_mac, bytes, m_seq));
+            ++m_seq;
+            ++m_out.sent;
+            posted = true;
+        }
+        if (posted) ring_tx(bus, q);
+        g.wait_for_interrupt(guest_tx_vector);
+        g.eoi();
+        g.mmio_write32(q.bar0 + icr, icr_bits::txdw);  // W1C
+        while (done < m_seq && tx_done(bus, q, static_cast<std::uint32_t>(done % nic_queue_ring)))
+            ++done;
+    }
+    measure_to(g.now());
 }
 
 std::string passthrough_vm::where() const {

@@ -46,7 +46,8 @@ namespace iovsim::platform {
 inline constexpr std::uint64_t pt_bar0_gpa = 0xc000'0000;  // the VF's BAR0 in the guest
 inline constexpr std::uint64_t pt_bar3_gpa = 0xc010'0000;  // its BAR3 (MSI-X table and PBA)
 inline constexpr std::uint64_t pt_region_gpa = 0x10'0000;  // rings and buffers: 512 KiB
-inline constexpr std::uint8_t host_vf_vector = 0x60;       // VFIO's host vector for the VF
+inline constexpr std::uint8_t host_vf_vector = 0x60;       // VFIO's host vectors: RX, TX + 32
+inline constexpr std::uint8_t guest_tx_vector = 0x42;      // the guest driver's TX vector
 
 // The VMM's emulation of a passthrough VF's MSI-X table (VFIO's trapped page): the guest's
 // entries kept as written; the real table is the host's (VFIO programs it).
@@ -69,9 +70,11 @@ public:
     passthrough_vm(host_platform& p, const workload_config& w, const vm_slot& slot);
     void host_setup(host_cpu& cpu, vm_host_context& ctx) override;
     const msix_table_emulation& msix() const { return m_msix; }
+    net::mac_address mac() const override { return m_mac; }
 
 private:
     void guest(cpu::guest_context& g);
+    void stream_tx(cpu::guest_context& g, queue_bus& bus, nic_queues& q);
     std::string where() const override;
 
     msix_table_emulation m_msix;

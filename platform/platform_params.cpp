@@ -491,6 +491,11 @@ void check_vm_resources(const platform_config& c) {
     }
     bool bridged = false;
     for (const vm_spec& v : w.vms) bridged |= v.mode != vm_mode::passthrough;
+    if (w.type == workload_type::stream_tx && (bridged || w.mode == vm_mode::bare_metal)) {
+        throw core::config_error(
+            "workload.type: stream_tx runs in passthrough VMs only so far (vm.mode / vms.N.mode "
+            "bare-metal, virtio and emulation: use rr)");
+    }
     if (bridged && c.iommu_enabled && c.iommu_driver.mode != iommu::host_mode::pt) {
         throw core::config_error(
             "iommu.host_mode: the host bridge of a virtio or emulation VM drives the PF with "

@@ -13,15 +13,36 @@
 // (DD|EOP, length, the payload echoed with the MACs swapped). workload.think_time later the next
 // request starts.
 //
+// With iommu.enabled the host runs the IOMMU driver (iommu/driver.h) first: init() (translation
+// on), then the PF attached per iommu.host_mode, as Linux does for a host-owned device:
+// - pt: a pass-through context entry (TT = 10); the driver's DMA addresses are the CPU's and no
+//   packet costs it any IOMMU work.
+// - lazy, strict: the PF gets a DMA domain of its own. At open, dma_alloc_coherent() maps each
+//   ring (one page) and dma_map_single() each RX buffer given to the NIC (63: all but one slot);
+//   the descriptors and TDBA/RDBA hold IOVAs. Per round trip: the TX buffer is mapped (read-only)
+//   before its descriptor is written; after the interrupt the RX descriptor is read, the buffer
+//   unmapped, then the frame read; after the round trip the TX completion is reaped (DD read
+//   from the TX descriptor, then the buffer unmapped; with one frame in flight that is after its
+//   response) and the RX slot the NIC gets next is refilled with a fresh mapping. So 2 + 63 maps
+//   at open and, per round trip, 2 maps and 2 unmaps; strict waits for an IOTLB invalidation on
+//   each unmap, lazy queues it (a domain flush every iommu driver flush_batch (250) unmaps, or
+//   when the oldest queued unmap is flush_timeout (10 ms) old, checked at the driver's calls).
+//
 // Accounting (needs platform_config::accounting): a packet begins when the driver starts writing
 // the request (host_stack), pcie from the TDT write's issue, then the probes' marks
 // (host_platform.h) through nic, pcie, iommu (zero time: identity stage), memory, wire, peer, and
 // back; host_stack from the MSI-X message's arrival at the interrupt controller until the driver
-// has read and checked the response. The ISR's ICR acknowledgement and giving the RX slot back
-// (RDT) run after the packet completes, between round trips.
+// has read and checked the response. The IOMMU driver's work on the path (the TX map, the RX
+// unmap with its invalidation wait in strict mode or a batch flush in lazy mode) is host_stack
+// time, the IOMMU's own memory accesses for it included. The ISR's ICR acknowledgement, the TX
+// reap and unmap, and giving the RX slot back (map, descriptor, RDT) run after the packet
+// completes, between round trips.
 //
 // Leaves out: ISR entry and softirq costs (no host core model here yet), more than one frame in
-// flight, TX completion reclaim (the TX ring is reused in order; one frame in flight).
+// flight, TX completion reclaim without an IOMMU domain (the TX ring is reused in order; one
+// frame in flight), the CPU time of the DMA API's bookkeeping beyond the IOMMU driver's table
+// writes and invalidations (IOVA allocation is a bump allocator that costs nothing), refilling
+// RX in batches (ixgbe refills 16 at a time; here each slot as soon as it is read).
 #pragma once
 
 #include <cstdint>

@@ -43,8 +43,9 @@ vm_workload::vm_workload(host_platform& p, const workload_config& w, const vm_sl
     if (!p.kvm) throw std::invalid_argument("run: the platform was built without VMs");
     if (!c.accounting)
         throw std::invalid_argument("run: the platform was built without packet accounting");
-    if (!p.nic || !p.peer)
-        throw std::invalid_argument("run: the platform needs the NIC and the echo peer");
+    if (!p.nic || (w.type == workload_type::rr && !p.peer) ||
+        (w.type == workload_type::stream_tx && !p.terminator))
+        throw std::invalid_argument("run: the platform needs the NIC and the workload's peer");
     m_map.map_ram(0, vm_ram_hpa(w, m_index), m_spec.memory);
     m_vm = p.kvm->add_vm(m_map, m_spec.interrupts, m_spec.wait);
     m_vcpu = std::make_unique<cpu::vcpu>(
@@ -59,10 +60,7 @@ void vm_workload::start(tick_t at) { m_p.kvm->irqfd(m_vm, 0, start_vector, at); 
 
 void vm_workload::begin_packet(cpu::guest_context& g) {
     const tick_t begin = g.now();
-    if (m_seq == m_w.warmup) {
-        m_out.measured_begin = begin;
-        m_exits_begin = exit_counts();
-    }
+    if (m_seq == m_w.warmup) measure_from(begin);
     tl().begin(begin, stage::guest);
     g.set_packet(m_seq + 1);
     ++m_out.sent;
@@ -71,9 +69,19 @@ void vm_workload::begin_packet(cpu::guest_context& g) {
 void vm_workload::end_packet(cpu::guest_context& g, const rx_check& r) {
     if (r.done) ++m_out.received;
     if (r.verified) ++m_out.verified;
-    m_out.measured_end = g.now();
+    const tick_t end = g.now();
     g.set_packet(core::no_packet);
-    tl().end(m_out.measured_end);
+    tl().end(end, m_seq < m_w.warmup);  // the run's accountant: this VM's warm-up
+    measure_to(end);
+}
+
+void vm_workload::measure_from(tick_t t) {
+    m_out.measured_begin = t;
+    m_exits_begin = exit_counts();
+}
+
+void vm_workload::measure_to(tick_t t) {
+    m_out.measured_end = t;
     m_exits_end = exit_counts();
 }
 
@@ -112,7 +120,8 @@ void vm_workload::check() const {
             "rx_frames {}, wire tx {} rx {}, peer rx {} tx {}, IOMMU faults {})",
             m_index, to_string(m_spec.mode), m_seq, where(), m_p.nic->stats(0).tx_frames.value(),
             m_p.nic->stats(0).rx_frames.value(), m_p.nic->wire_tx_frames(),
-            m_p.nic->wire_rx_frames(), m_p.peer->rx_frames(), m_p.peer->tx_frames(),
+            m_p.nic->wire_rx_frames(), m_p.peer ? m_p.peer->rx_frames() : 0,
+            m_p.peer ? m_p.peer->tx_frames() : 0,
             m_p.iommu ? m_p.iommu->remapper().stats().faults : 0));
     }
 }

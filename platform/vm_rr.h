@@ -122,6 +122,10 @@ public:
     std::uint64_t measured_exits(cpu::exit_reason r) const;
     unsigned index() const { return m_index; }
     vm_mode mode() const { return m_spec.mode; }
+    // The guest's MAC: its frames' source (virtio, emulation: guest_mac(index); passthrough: its
+    // VF's, known after host_setup).
+    virtual net::mac_address mac() const { return guest_mac(m_index); }
+    const rr_result& result() const { return m_out; }
     const cpu::vcpu& vcpu() const { return *m_vcpu; }
     const cpu::ept& map() const { return m_map; }
     // The vCPU's signals (state, irq, irr, isr) under `t`'s scope.
@@ -136,6 +140,10 @@ protected:
     // The guest's loop: a packet opens in `guest` now; it closes now with the check's outcome.
     void begin_packet(cpu::guest_context& g);
     void end_packet(cpu::guest_context& g, const rx_check& r);
+    // The measured window (and its exit counts) opens and closes at `t`: begin_packet and
+    // end_packet do it for rr; a streaming loop calls them itself.
+    void measure_from(tick_t t);
+    void measure_to(tick_t t);
     // The guest is done; the run ends when every guest is.
     void finish();
     // Mode-specific counters for check()'s message.

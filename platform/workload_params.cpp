@@ -41,8 +41,10 @@ void declare_workload_params(core::param_registry& reg) {
                     .with_choices({"halt", "poll"}));
     reg.declare(param_decl("workload.type", param_kind::enumeration, "rr", "",
                            "rr: request/response ping-pong with the echo peer, one frame in "
-                           "flight")
-                    .with_choices({"rr"}));
+                           "flight; stream_tx: each VM sends workload.count frames as fast as its "
+                           "TX ring allows to a sink on the wire (nic.peer is then none); "
+                           "passthrough VMs and bare metal")
+                    .with_choices({"rr", "stream_tx"}));
     reg.declare(param_decl("workload.size", param_kind::size, "64", "B",
                            "Frame length on the wire after the SFD, FCS included (64 to 1518)")
                     .with_min("64")
@@ -75,7 +77,8 @@ workload_config make_workload_config(const core::param_tree& tree) {
     workload_config w;
     w.mode = parse_mode(tree.get_string("vm.mode"));
     w.vm_memory = tree.get_bytes("vm.memory");
-    w.type = workload_type::rr;
+    w.type = tree.get_string("workload.type") == "stream_tx" ? workload_type::stream_tx
+                                                             : workload_type::rr;
     w.size = static_cast<std::uint32_t>(tree.get_bytes("workload.size"));
     w.count = static_cast<std::uint64_t>(tree.get_int("workload.count"));
     w.warmup = static_cast<std::uint64_t>(tree.get_int("workload.warmup"));
@@ -118,6 +121,10 @@ workload_config make_workload_config(const core::param_tree& tree) {
                         w.warmup, w.count));
     }
     return w;
+}
+
+const char* to_string(workload_type t) {
+    return t == workload_type::stream_tx ? "stream_tx" : "rr";
 }
 
 const char* to_string(vm_mode m) {

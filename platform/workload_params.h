@@ -26,7 +26,7 @@ struct vm_spec {
     cpu::delivery_mode interrupts = cpu::delivery_mode::posted;
     cpu::wait_mode wait = cpu::wait_mode::halt;
 };
-enum class workload_type { rr };
+enum class workload_type { rr, stream_tx };
 
 struct workload_config {
     vm_mode mode = vm_mode::passthrough;
@@ -49,5 +49,6 @@ void declare_workload_params(core::param_registry& reg);
 workload_config make_workload_config(const core::param_tree& tree);
 
 const char* to_string(vm_mode m);
+const char* to_string(workload_type t);
 
 }  // namespace iovsim::platform

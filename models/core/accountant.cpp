@@ -40,7 +40,7 @@ void accountant::hand_off(std::uint64_t id, tick_t now, stage next) {
     p.current = next;
 }
 
-void accountant::end(std::uint64_t id, tick_t now) {
+void accountant::end(std::uint64_t id, tick_t now, std::optional<bool> warmup) {
     open_packet& p = find(id, "end");
     charge(p, id, now, "end");
 
@@ -49,7 +49,7 @@ void accountant::end(std::uint64_t id, tick_t now) {
     r.begin = p.begin;
     r.end = now;
     r.stage_ticks = p.stage_ticks;
-    r.warmup = m_completed < m_warmup;
+    r.warmup = warmup.value_or(m_completed < m_warmup);
     m_in_flight.erase(id);
 
     ++m_completed;

@@ -24,6 +24,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -55,8 +56,10 @@ public:
     std::uint64_t begin(tick_t now, stage first);
     // Charges now - last hand-off to the current stage and makes `next` current.
     void hand_off(std::uint64_t id, tick_t now, stage next);
-    // Charges the current stage up to `now` and completes the packet.
-    void end(std::uint64_t id, tick_t now);
+    // Charges the current stage up to `now` and completes the packet. `warmup`, when given,
+    // says whether it is a warm-up packet (several sources, each with its own warm-up, sharing
+    // one accountant); otherwise the first `warmup` completions are.
+    void end(std::uint64_t id, tick_t now, std::optional<bool> warmup = std::nullopt);
 
     // Called for every completed packet, warm-up ones included.
     void on_complete(completion_callback cb) { m_on_complete = std::move(cb); }

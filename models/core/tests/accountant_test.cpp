@@ -257,3 +257,22 @@ TEST(accountant, publish_under_a_prefix_with_nothing_measured) {
 
 }  // namespace
 }  // namespace iovsim::core
+
+namespace iovsim::core {
+namespace {
+
+// Two sources sharing one accountant, each with its own warm-up: the caller says which packets
+// are warm-up, whatever their completion order.
+TEST(accountant, caller_decides_warmup_when_told) {
+    accountant acc(1);  // would skip the first completion only
+    for (std::uint64_t i = 0; i < 4; ++i) {
+        const std::uint64_t id = acc.begin(i * 100, stage::guest);
+        acc.end(id, i * 100 + 10, /*warmup=*/i < 2);  // the first two are warm-up
+    }
+    EXPECT_EQ(acc.completed(), 4u);
+    EXPECT_EQ(acc.measured(), 2u);
+    EXPECT_EQ(acc.stage_total_ticks(stage::guest), 20u);
+}
+
+}  // namespace
+}  // namespace iovsim::core
