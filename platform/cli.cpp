@@ -26,6 +26,7 @@
 #include "platform/nicbench.h"
 #include "platform/pf_driver.h"
 #include "platform/platform_params.h"
+#include "platform/progress.h"
 #include "platform/rr_workload.h"
 #include "platform/version.h"
 #include "platform/vm_rr.h"
@@ -260,14 +261,12 @@ int cmd_nicbench(const run_options& o, bool pcap) {
     return 0;
 }
 
-// `iovsim run [CONFIG]`: the workload (workload.*) in vm.mode on the NIC platform, with every
-// round trip split among the stages (DESIGN.md §3). Writes DIR/stats.json, DIR/params.yaml and,
-// with --packets, DIR/packets.csv (one row per packet, warm-up ones included). Without CONFIG the
-// shipped default (platform/configs/default.yaml) is used.
-// Throughput, exits and response counts of the rr workload, for one VM or summed over several.
+// Throughput, exits and response counts of the workload (rr, or stream_tx at the sink), for one VM
+// or summed over several.
 struct workload_figures {
     bool stream = false;
     std::uint64_t measured = 0, sent = 0, received = 0, verified = 0;
+    std::uint64_t intervals = 0;  // stream: frame gaps between the first and last measured
     tick_t begin = std::numeric_limits<tick_t>::max(), end = 0;
     std::array<std::uint64_t, cpu::exit_reason_count> exits{};
 
@@ -289,8 +288,9 @@ struct workload_figures {
         stream = true;
         sent += r.sent;
         received += s.frames;
+        measured += s.measured_frames;
         if (s.measured_frames > 1) {
-            measured += s.measured_frames - 1;
+            intervals += s.measured_frames - 1;
             begin = std::min(begin, s.first_measured);
             end = std::max(end, s.last);
         }
@@ -299,7 +299,8 @@ struct workload_figures {
     }
     double packets_per_s() const {
         const double window_s = end > begin ? ticks_to_ns(end - begin) * 1e-9 : 0.0;
-        return window_s > 0 ? static_cast<double>(measured) / window_s : 0.0;
+        const std::uint64_t n = stream ? intervals : measured;
+        return window_s > 0 ? static_cast<double>(n) / window_s : 0.0;
     }
     // `prefix` is "" or "vms.N.".
     void publish(core::stats_registry& stats, const std::string& prefix, std::uint32_t size) const {
@@ -350,8 +351,16 @@ struct workload_figures {
 struct run_outputs {
     bool packets = false, vcd = false, perfetto = false, pcap = false;
     bool describe = false;  // DIR/stats.describe.json: every statistic's name, kind, unit, meaning
+    bool speed = false;     // --speed: the raw SystemC kernel on the run's calls and waits
 };
 
+kernel_rate_result measure_kernel(const kernel_work& work);  // below, with dmabench
+
+// `iovsim run [CONFIG]`: the workload (workload.*) in vm.mode on the NIC platform, with every
+// round trip split among the stages (DESIGN.md §3). Writes DIR/stats.json, DIR/params.yaml and,
+// with --packets, DIR/packets.csv (one row per packet, warm-up ones included); --vcd, --perfetto,
+// --pcap, --speed as their flags say. Without CONFIG the
+// shipped default (platform/configs/default.yaml) is used.
 int cmd_run(const run_options& o, const run_outputs& want) {
     const bool packets = want.packets;
     core::param_registry reg;
@@ -405,7 +414,15 @@ int cmd_run(const run_options& o, const run_outputs& want) {
         for (std::size_t i = 0; i < vms->size(); ++i)
             vms->vm(i).set_tracer(tracer.child(fmt::format("vm{}", i)));
     }
+    // A line on stderr while the run goes on, when stderr is a terminal (platform/progress.h).
+    progress_options progress_opts;
+    if (w.vms.size() <= 1) progress_opts.total = w.count;  // warm-up included, as acc counts
+    progress_reporter progress(
+        "progress", [&acc] { return acc.completed(); }, progress_opts);
     const double wall = simulate(p, !vms);
+    progress.finish();
+    // Read at once: the kernel's delta count goes on with anything simulated later.
+    const kernel_work work = run_kernel_work(p, progress.wakes());
     if (vms) {
         try {
             vms->check();
@@ -433,30 +450,25 @@ int cmd_run(const run_options& o, const run_outputs& want) {
     acc.publish(stats);
     // The run's figures, and with several VMs each VM's under vms.N.
     workload_figures all;
-    if (stream) {
-        for (std::size_t i = 0; i < vms->size(); ++i) {
-            const wire_terminator::source src = p.terminator->from(vms->vm(i).mac());
-            all.add_stream(vms->result(i), src, &vms->vm(i));
-            if (vms->size() == 1) continue;
-            workload_figures one;
-            one.add_stream(vms->result(i), src, &vms->vm(i));
-            const std::string prefix = fmt::format("vms.{}", i);
-            stats.add_value(prefix + ".mode", "", "this VM's vm.mode",
-                            std::string(to_string(vms->vm(i).mode())));
-            one.publish(stats, prefix + ".", w.size);
-        }
-    } else if (!vms) {
+    if (!vms) {
         all.add(bare, acc.measured(), nullptr);
     } else {
         for (std::size_t i = 0; i < vms->size(); ++i) {
+            const vm_workload& vm = vms->vm(i);
             workload_figures one;
-            one.add(vms->result(i), vms->accountant(i).measured(), &vms->vm(i));
-            all.add(vms->result(i), vms->accountant(i).measured(), &vms->vm(i));
+            const auto add = [&](workload_figures& f) {
+                if (stream)
+                    f.add_stream(vms->result(i), p.terminator->from(vm.mac()), &vm);
+                else
+                    f.add(vms->result(i), vms->accountant(i).measured(), &vm);
+            };
+            add(one);
+            add(all);
             if (vms->size() == 1) continue;
             const std::string prefix = fmt::format("vms.{}", i);
-            vms->accountant(i).publish(stats, prefix);
+            if (!stream) vms->accountant(i).publish(stats, prefix);
             stats.add_value(prefix + ".mode", "", "this VM's vm.mode",
-                            std::string(to_string(vms->vm(i).mode())));
+                            std::string(to_string(vm.mode())));
             one.publish(stats, prefix + ".", w.size);
         }
     }
@@ -471,8 +483,31 @@ int cmd_run(const run_options& o, const run_outputs& want) {
     stats.add_value("sim.simulated_ns", "ns", "simulated time at the end of the run", simulated_ns);
     stats.add_value("sim.wall_s", "s", "wall-clock time of the simulation (machine)", wall);
     stats.add_value("sim.packets_per_wall_s", "packets/s",
-                    "simulation speed: round trips per wall-clock second",
-                    wall > 0 ? static_cast<double>(acc.completed()) / wall : 0.0);
+                    "simulation speed: measured round trips (stream_tx: measured frames) per "
+                    "wall-clock second of the whole run (machine)",
+                    wall > 0 ? static_cast<double>(all.measured) / wall : 0.0);
+    std::string speed_text;
+    if (want.speed) {
+        stats.add_value("sim.kernel.calls", "calls",
+                        "transactions through the root complex (CPU config and MMIO accesses, "
+                        "device DMA requests, interrupt messages)",
+                        static_cast<double>(work.calls));
+        stats.add_value("sim.kernel.waits", "delta cycles",
+                        "the SystemC kernel's delta cycles (sc_delta_count, less the progress "
+                        "line's own): each resumes at least one process",
+                        static_cast<double>(work.waits));
+        const kernel_rate_result k = measure_kernel(work);
+        stats.add_value("sim.host.kernel_wall_s", "s",
+                        "wall-clock time of the raw SystemC kernel making sim.kernel.calls "
+                        "b_transport calls and sim.kernel.waits timed waits (one initiator, one "
+                        "trivial target), median of 5 loops",
+                        k.median_wall_s);
+        stats.add_value("sim.host.speed_ratio", "",
+                        "raw kernel wall time / run wall time for the same calls and waits (1 "
+                        "would be the bare kernel's speed)",
+                        wall > 0 ? k.median_wall_s / wall : 0.0);
+        speed_text = speed_line(work, wall, k, "run") + '\n';
+    }
     if (want.describe) {
         nlohmann::json d = nlohmann::json::array();
         for (const core::stat_description& e : stats.describe())
@@ -486,7 +521,7 @@ int cmd_run(const run_options& o, const run_outputs& want) {
     write_file(out / "params.yaml", tree.to_yaml());
 
     const core::histogram& rtt = acc.round_trip_ns();
-    std::string mode_text = to_string(w.mode);
+    std::string mode_text = w.vms.empty() ? to_string(w.mode) : to_string(w.vms[0].mode);
     if (w.vms.size() > 1) {
         mode_text = fmt::format("{} VMs (", w.vms.size());
         for (std::size_t i = 0; i < w.vms.size(); ++i)
@@ -507,6 +542,7 @@ int cmd_run(const run_options& o, const run_outputs& want) {
     }
     std::cout << fmt::format("{:.1f} us simulated in {:.3f} s wall; wrote {}\n",
                              simulated_ns / 1000.0, wall, (out / "stats.json").string());
+    std::cout << speed_text;
     return 0;
 }
 
@@ -638,6 +674,14 @@ int cmd_compare(const run_options& o) {
     c.out = o.out;
     if (!c.config.empty() && !std::filesystem::exists(c.config))
         throw core::config_error(fmt::format("{}: no such file", c.config));
+    // A VM's own mode would override the one compared: each run sets those too.
+    core::param_registry reg;
+    declare_platform_params(reg);
+    const core::param_tree tree = load_tree(reg, o, true);
+    for (const std::size_t n : tree.indices("vms")) {
+        if (tree.is_set(fmt::format("vms.{}.mode", n)))
+            c.vm_mode_keys.push_back(fmt::format("vms.{}.mode", n));
+    }
     return run_compare(c);
 }
 
@@ -671,6 +715,10 @@ int cli_main(int argc, char** argv) {
         "--perfetto", run_want.perfetto,
         "Also write DIR/trace.perfetto.json: each packet's stages as spans (ui.perfetto.dev)");
     run->add_flag("--pcap", run_want.pcap, "Also write DIR/wire.pcap: the frames on the wire");
+    run->add_flag("--speed", run_want.speed,
+                  "Also run the raw SystemC kernel on the run's b_transport calls and delta "
+                  "cycles and print the ratio (stats sim.kernel.*, sim.host.kernel_wall_s, "
+                  "sim.host.speed_ratio)");
     run->add_flag("--describe-stats", run_want.describe,
                   "Also write DIR/stats.describe.json: every statistic's name, kind, unit and "
                   "meaning (the source of docs/stats.md)");

@@ -139,6 +139,7 @@ int run_compare(const compare_options& o) {
     const std::string exe = self_exe();
     nlohmann::json all = nlohmann::json::object();
     bool failed = false;
+    std::string bad_input;  // the first run that rejected its input
     for (const char* mode : modes) {
         const std::filesystem::path dir = out / mode;
         std::filesystem::create_directories(dir, ec);
@@ -150,15 +151,22 @@ int run_compare(const compare_options& o) {
         }
         argv.push_back("--set");
         argv.push_back(std::string("vm.mode=") + mode);
+        for (const std::string& key : o.vm_mode_keys) {
+            argv.push_back("--set");
+            argv.push_back(key + "=" + mode);
+        }
         argv.push_back("--out");
         argv.push_back(dir.string());
         std::cerr << fmt::format("compare: running {}...\n", mode);
         const int rc = run_child(argv, dir / "run.log");
         const std::string log = read_text(dir / "run.log");
         if (rc == 2 && std::string(mode) == modes[0]) {
+            // The input every mode shares is wrong: nothing else to run.
             std::filesystem::remove_all(dir);
             throw core::config_error(message_of(log));
         }
+        if (rc == 2 && bad_input.empty())
+            bad_input = fmt::format("{} (vm.mode {})", message_of(log), mode);
         if (rc != 0) {
             failed = true;
             all[mode] = {{"error", message_of(log)}};
@@ -178,6 +186,7 @@ int run_compare(const compare_options& o) {
         throw std::runtime_error(fmt::format("cannot write {}", (out / "compare.json").string()));
     print_table(all);
     std::cout << fmt::format("wrote {}\n", (out / "compare.json").string());
+    if (!bad_input.empty()) throw core::config_error(bad_input);
     return failed ? 1 : 0;
 }
 

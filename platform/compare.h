@@ -8,8 +8,10 @@
 // on stdout has RTT p50 and p99, throughput, exits per packet and the breakdown per stage
 // (stages every mode leaves at zero are left out).
 //
-// Exit status: 2 when bare metal's run rejects the input (the same input every mode gets: its
-// message is printed as the run printed it), 1 when any mode failed, 0 otherwise.
+// Exit status: 2 when bare metal's run rejects the input (the input every mode shares: nothing
+// else runs), or when another mode's run rejects it (e.g. no VF left for passthrough: after
+// every mode has run and compare.json is written, naming the mode); 1 when a run failed
+// otherwise; 0 when all ran.
 #pragma once
 
 #include <string>
@@ -21,6 +23,8 @@ struct compare_options {
     std::string config;             // empty: the shipped default
     std::vector<std::string> sets;  // key=value, given to every run
     std::string out = "out";
+    // vms.N.mode keys the configuration sets: each run sets them to its mode as well.
+    std::vector<std::string> vm_mode_keys;
 };
 
 int run_compare(const compare_options& o);

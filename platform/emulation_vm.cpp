@@ -60,7 +60,7 @@ emulation_vm::emulation_vm(host_platform& p, const workload_config& w, const vm_
     host_bridge_net* bridge = m_bridge;
     m_e1000->set_tap_output(
         [bridge](const std::vector<std::uint8_t>& f, tick_t at) { bridge->send(f, at); });
-    m_vcpu->run([this](cpu::guest_context& g) { guest(g); });
+    run_guest([this](cpu::guest_context& g) { guest(g); });
 }
 
 void emulation_vm::guest(cpu::guest_context& g) {

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "models/core/sc_glue.h"
+#include "models/cpu/vcpu.h"
 #include "models/net/wire.h"
 #include "models/pcie/tlp.h"
 
@@ -248,27 +249,34 @@ unsigned host_platform::owner_of_address(std::uint64_t a) const {
 }
 
 unsigned host_platform::owner_of_frame(const std::vector<std::uint8_t>& f, bool by_source) const {
-    if (m_timelines.size() == 1 || f.size() < 12) return 0;
-    const std::size_t at = by_source ? 6 : 0;
-    std::uint64_t mac = 0;
-    for (std::size_t i = 0; i < 6; ++i) mac = mac << 8 | f[at + i];
-    const auto it = m_mac_owner.find(mac);
+    if (m_timelines.size() == 1) return 0;
+    const auto it = m_mac_owner.find(net::mac_address::at(f, by_source ? 6 : 0).to_u64());
     return it != m_mac_owner.end() ? it->second.vm : 0;
 }
 
 bool host_platform::pf_bound(const std::vector<std::uint8_t>& f) const {
-    if (m_timelines.size() == 1 || f.size() < 6) return false;
-    std::uint64_t mac = 0;
-    for (std::size_t i = 0; i < 6; ++i) mac = mac << 8 | f[i];
-    const auto it = m_mac_owner.find(mac);
+    if (m_timelines.size() == 1) return false;
+    const auto it = m_mac_owner.find(net::mac_address::at(f, 0).to_u64());
     return it != m_mac_owner.end() && it->second.via_pf;
 }
 
 unsigned host_platform::owner_of_interrupt(const tlm::tlm_generic_payload& t) const {
     if (m_timelines.size() == 1 || !t.get_data_ptr() || t.get_data_length() < 1) return 0;
-    const auto v = m_vector_owner.find(t.get_data_ptr()[0]);
+    const std::uint8_t vector = t.get_data_ptr()[0];
+    const auto v = m_vector_owner.find(vector);
     if (v != m_vector_owner.end()) return v->second;
-    const auto c = m_core_owner.find(static_cast<unsigned>((t.get_address() >> 12) & 0xff));
+    const auto core = static_cast<unsigned>((t.get_address() >> 12) & 0xff);
+    if (kvm && (vector == cpu::posted_intr_vector || vector == cpu::posted_intr_wakeup_vector)) {
+        // A posted-interrupt notification: the VM whose vCPU on that core has one outstanding
+        // (the IOMMU set ON in its descriptor before it sent this).
+        for (unsigned vm = 0; vm < kvm->vms(); ++vm) {
+            const cpu::vcpu& vc = kvm->vcpu_of(vm, 0);
+            if (vc.host_core() == core && kvm->interrupts(vm) == cpu::delivery_mode::posted &&
+                vc.descriptor().on())
+                return vm;
+        }
+    }
+    const auto c = m_core_owner.find(core);
     return c != m_core_owner.end() ? c->second : 0;
 }
 

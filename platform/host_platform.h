@@ -30,7 +30,7 @@
 // bus through which the host CPU and every vCPU reach the root complex (host_bridge_glue.h), and
 // an interrupt router after the interrupt path (the IOMMU's remapping unit, or the root complex)
 // that gives KVM its vectors and the host interrupt controller the rest. vCPUs and VMs are
-// added by the mode's setup (vm_modes.h), before the simulation starts.
+// added by the modes' workloads (vm_rr.h), before the simulation starts.
 #pragma once
 
 #include <map>
@@ -95,9 +95,7 @@ public:
     }
     void deliver(const std::vector<std::uint8_t>& f, tick_t at) override {
         ++m_frames;
-        std::uint64_t mac = 0;
-        for (std::size_t i = 6; i < 12 && i < f.size(); ++i) mac = mac << 8 | f[i];
-        source& s = m_sources[mac];
+        source& s = m_sources[net::mac_address::at(f, 6).to_u64()];
         ++s.frames;
         s.bytes += f.size();
         s.last = at;
@@ -172,7 +170,8 @@ public:
     // it saw, as the workloads declare (assign_*): a requester ID (a VF), a MMIO range (a VF's
     // BARs), a MAC (on the wire), a vector or a host core (at KVM's interrupt entry); the PF's
     // transactions go to the VM set with set_pf_owner() (the host bridge's current frame).
-    // Anything not assigned goes to VM 0.
+    // A PCIe transaction with no assigned owner goes to the PF's owner (VM 0 until set), a frame
+    // or an interrupt with none to VM 0.
     packet_timeline& timeline;
     packet_timeline& timeline_of(unsigned vm) { return *m_timelines.at(vm); }
     unsigned timelines() const { return static_cast<unsigned>(m_timelines.size()); }

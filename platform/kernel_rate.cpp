@@ -131,6 +131,17 @@ kernel_work kernel_work_of(const host_platform& p) {
     return w;
 }
 
+kernel_work run_kernel_work(const host_platform& p, std::uint64_t own_deltas) {
+    const auto& s = p.rc.stats();
+    kernel_work w;
+    w.calls = s.cpu_config_reads.value() + s.cpu_config_writes.value() + s.cpu_mmio_reads.value() +
+              s.cpu_mmio_writes.value() + s.dma_reads.value() + s.dma_writes.value() +
+              s.interrupt_messages.value();
+    const std::uint64_t deltas = sc_core::sc_delta_count();
+    w.waits = deltas > own_deltas ? deltas - own_deltas : 0;
+    return w;
+}
+
 std::uint64_t wait_spreader::after_call() {
     if (m_calls == 0) return 0;
     // m_acc < N before the call; adding W and taking whole N's out gives floor((i+1)W/N) −
@@ -279,18 +290,18 @@ kernel_rate_result run_kernel_rate_child(const std::string& exe, const kernel_ra
     return parse_kernel_rate_json(out);
 }
 
-std::string speed_line(const kernel_work& work, double dmabench_wall_s,
-                       const kernel_rate_result& kernel) {
+std::string speed_line(const kernel_work& work, double run_wall_s, const kernel_rate_result& kernel,
+                       const std::string& what) {
     const double calls = static_cast<double>(work.calls);
-    const double bench_rate = dmabench_wall_s > 0 ? calls / dmabench_wall_s : 0.0;
-    const double ratio = dmabench_wall_s > 0 ? kernel.median_wall_s / dmabench_wall_s : 0.0;
+    const double run_rate = run_wall_s > 0 ? calls / run_wall_s : 0.0;
+    const double ratio = run_wall_s > 0 ? kernel.median_wall_s / run_wall_s : 0.0;
     return fmt::format(
-        "speed: dmabench {:.2f} M b_transport calls/s ({} calls and {} waits in {:.3f} s); raw "
+        "speed: {} {:.2f} M b_transport calls/s ({} calls and {} waits in {:.3f} s); raw "
         "SystemC kernel, same {} calls and {} waits: {:.2f} M calls/s (median of {}, {:.3f} s); "
-        "dmabench runs at {:.2f}x the bare kernel",
-        bench_rate / 1e6, work.calls, work.waits, dmabench_wall_s, kernel.config.calls,
+        "{} runs at {:.2f}x the bare kernel",
+        what, run_rate / 1e6, work.calls, work.waits, run_wall_s, kernel.config.calls,
         kernel.config.waits, kernel.calls_per_wall_s / 1e6, kernel.config.repeat,
-        kernel.median_wall_s, ratio);
+        kernel.median_wall_s, what, ratio);
 }
 
 }  // namespace iovsim::platform

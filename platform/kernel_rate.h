@@ -1,6 +1,7 @@
 // The raw SystemC kernel as a yardstick for simulation speed: how fast this machine's SystemC
 // runs the same number of b_transport calls and wait() calls that a platform run asked of it,
-// with no model behind them (`iovsim kernel-rate`, `iovsim dmabench --speed`).
+// with no model behind them (`iovsim kernel-rate`, `iovsim dmabench --speed`, and `iovsim run
+// --speed` with run_kernel_work below).
 //
 // What it models: one loosely-timed initiator SC_THREAD bound through a simple_initiator_socket
 // to a simple_target_socket, the socket types the platform uses. The initiator builds a generic
@@ -39,6 +40,19 @@ struct kernel_work {
 
 // The kernel work a platform run has done so far (see the header comment).
 kernel_work kernel_work_of(const host_platform& p);
+
+// The kernel work of an `iovsim run` so far, counted more coarsely (its initiators are many:
+// host CPU, vCPUs, VMM and vhost threads, the NIC's engines):
+// - calls: transactions the root complex handled (CPU config and MMIO accesses, device DMA
+//   requests, interrupt messages; the same count as dmabench's sim.transactions). Accesses that
+//   do not pass the root complex are left out: host CPU accesses to DRAM, KVM's and the VMM's
+//   reads and writes of guest memory through memory's debug path, frames on the cable.
+// - waits: the kernel's delta cycles, sc_core::sc_delta_count(), less `own_deltas` (cycles that
+//   only a helper such as progress_reporter caused; its wakes() bound them from above). A proxy,
+//   not a count of wait() calls: every delta cycle resumes at least one process, but one cycle
+//   may resume several (counted once), and a resumed SC_METHOD is a "wait" here though it made
+//   no wait() call. The yardstick's waits are one timed wait per delta cycle, one process each.
+kernel_work run_kernel_work(const host_platform& p, std::uint64_t own_deltas = 0);
 
 struct kernel_rate_config {
     std::uint64_t calls = 0;
@@ -99,8 +113,9 @@ std::vector<std::string> kernel_rate_args(const kernel_rate_config& c);
 // start, exits other than with status 0, or prints something that does not parse.
 kernel_rate_result run_kernel_rate_child(const std::string& exe, const kernel_rate_config& c);
 
-// The stdout line of `dmabench --speed`.
-std::string speed_line(const kernel_work& work, double dmabench_wall_s,
-                       const kernel_rate_result& kernel);
+// The stdout line of `dmabench --speed` (and, with `what` = "run", of `run --speed`): `what`
+// names the measured run.
+std::string speed_line(const kernel_work& work, double run_wall_s, const kernel_rate_result& kernel,
+                       const std::string& what = "dmabench");
 
 }  // namespace iovsim::platform

@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "iommu/interrupt_remapper.h"
 #include "models/pcie/capabilities.h"
 #include "models/pcie/enumeration.h"
 #include "sriov-nic/descriptor.h"
@@ -13,88 +14,12 @@ namespace iovsim::platform {
 
 using namespace nic::nic_reg;
 
-void give_rx_slot(queue_bus& cpu, const nic_queues& q, std::uint32_t slot) {
-    nic::rx_descriptor d;
-    d.buffer_address = q.rx_buf(slot);
-    const auto b = d.encode();
-    cpu.mem_write(q.rx_ring() + slot * nic::descriptor_bytes, b.data(), b.size());
-}
+namespace {
 
-void open_queues(queue_bus& cpu, nic_queues& q, const std::string& who) {
-    for (std::uint32_t i = 0; i < nic_queue_ring; ++i) give_rx_slot(cpu, q, i);
-    cpu.mmio_write32(q.bar0 + tdbal, static_cast<std::uint32_t>(q.tx_ring()));
-    cpu.mmio_write32(q.bar0 + tdbah, static_cast<std::uint32_t>(q.tx_ring() >> 32));
-    cpu.mmio_write32(q.bar0 + tdlen, nic_queue_ring);
-    cpu.mmio_write32(q.bar0 + rdbal, static_cast<std::uint32_t>(q.rx_ring()));
-    cpu.mmio_write32(q.bar0 + rdbah, static_cast<std::uint32_t>(q.rx_ring() >> 32));
-    cpu.mmio_write32(q.bar0 + rdlen, nic_queue_ring);
-    q.rx_tail = nic_queue_ring - 1;
-    cpu.mmio_write32(q.bar0 + rdt, q.rx_tail);
-    cpu.mmio_write32(q.bar0 + ctrl, ctrl_bits::txen | ctrl_bits::rxen);
-    const std::uint32_t st = cpu.mmio_read32(q.bar0 + status);
-    if ((st & (status_bits::tx_active | status_bits::rx_active)) !=
-        (status_bits::tx_active | status_bits::rx_active)) {
-        throw std::runtime_error(
-            fmt::format("{} did not enable its queues (STATUS {:#x})", who, st));
-    }
-}
-
-void post_tx(queue_bus& b, nic_queues& q, const std::vector<std::uint8_t>& frame) {
-    const std::uint32_t slot = q.tx_tail;
-    const auto bytes = static_cast<std::uint32_t>(frame.size());
-    b.mem_write(q.tx_buf(slot), frame.data(), bytes);
-    nic::tx_descriptor d;
-    d.buffer_address = q.tx_buf(slot);
-    d.length = static_cast<std::uint16_t>(bytes);
-    d.cmd = nic::tx_cmd::eop | nic::tx_cmd::rs;
-    const auto db = d.encode();
-    b.mem_write(q.tx_ring() + slot * nic::descriptor_bytes, db.data(), db.size());
-    q.tx_tail = (q.tx_tail + 1) % nic_queue_ring;
-}
-
-void ring_tx(queue_bus& b, const nic_queues& q) { b.mmio_write32(q.bar0 + tdt, q.tx_tail); }
-
-std::optional<std::vector<std::uint8_t>> receive_frame(queue_bus& b, const nic_queues& q,
-                                                       bool& done) {
-    nic::descriptor_bytes_t rb;
-    b.mem_read(q.rx_ring() + q.rx_next * nic::descriptor_bytes, rb.data(), rb.size());
-    const nic::rx_descriptor r = nic::rx_descriptor::decode(rb);
-    done = (r.status & nic::desc_status::dd) != 0;
-    if (!done) return std::nullopt;
-    std::vector<std::uint8_t> got(r.length);
-    if (r.length) b.mem_read(q.rx_buf(q.rx_next), got.data(), r.length);
-    if (!(r.status & nic::desc_status::eop) || r.errors != 0) return std::nullopt;
-    return got;
-}
-
-rx_check take_rx(queue_bus& b, const nic_queues& q, const std::vector<std::uint8_t>& expect) {
-    rx_check c;
-    const auto got = receive_frame(b, q, c.done);
-    c.verified = got && *got == expect;
-    return c;
-}
-
-void recycle_rx(queue_bus& b, nic_queues& q) {
-    b.mmio_write32(q.bar0 + icr, icr_bits::rxt);  // W1C
-    give_rx_slot(b, q, q.rx_next);
-    q.rx_next = (q.rx_next + 1) % nic_queue_ring;
-    q.rx_tail = (q.rx_tail + 1) % nic_queue_ring;
-    b.mmio_write32(q.bar0 + rdt, q.rx_tail);
-}
-
-void give_rx_slot_at(queue_bus& b, const nic_queues& q, std::uint32_t slot, std::uint64_t dma) {
-    nic::rx_descriptor d;
-    d.buffer_address = dma;
-    const auto e = d.encode();
-    b.mem_write(q.rx_ring() + slot * nic::descriptor_bytes, e.data(), e.size());
-}
-
-void open_queues_at(queue_bus& b, nic_queues& q, const nic_queue_dma& rings,
-                    const std::vector<std::uint64_t>& rx_dma, const std::string& who) {
-    if (rx_dma.size() != nic_queue_ring - 1)
-        throw std::invalid_argument(
-            fmt::format("{}: {} RX buffers for a ring of {}", who, rx_dma.size(), nic_queue_ring));
-    for (std::uint32_t i = 0; i < rx_dma.size(); ++i) give_rx_slot_at(b, q, i, rx_dma[i]);
+// Ring bases and lengths, the RX tail, TX and RX enabled; throws naming `who` if the function does
+// not enable its queues.
+void program_queues(queue_bus& b, nic_queues& q, const nic_queue_dma& rings,
+                    const std::string& who) {
     b.mmio_write32(q.bar0 + tdbal, static_cast<std::uint32_t>(rings.tx_ring));
     b.mmio_write32(q.bar0 + tdbah, static_cast<std::uint32_t>(rings.tx_ring >> 32));
     b.mmio_write32(q.bar0 + tdlen, nic_queue_ring);
@@ -110,6 +35,72 @@ void open_queues_at(queue_bus& b, nic_queues& q, const nic_queue_dma& rings,
         throw std::runtime_error(
             fmt::format("{} did not enable its queues (STATUS {:#x})", who, st));
     }
+}
+
+// The slot just read is done with: the next one is read next, the tail moves on (RDT).
+void advance_rx(queue_bus& b, nic_queues& q) {
+    q.rx_next = (q.rx_next + 1) % nic_queue_ring;
+    q.rx_tail = (q.rx_tail + 1) % nic_queue_ring;
+    b.mmio_write32(q.bar0 + rdt, q.rx_tail);
+}
+
+std::vector<std::uint8_t> read_frame(queue_bus& b, const nic_queues& q, std::uint16_t length) {
+    std::vector<std::uint8_t> got(length);
+    if (length) b.mem_read(q.rx_buf(q.rx_next), got.data(), length);
+    return got;
+}
+
+}  // namespace
+
+void give_rx_slot(queue_bus& b, const nic_queues& q, std::uint32_t slot) {
+    give_rx_slot_at(b, q, slot, q.rx_buf(slot));
+}
+
+void open_queues(queue_bus& b, nic_queues& q, const std::string& who) {
+    for (std::uint32_t i = 0; i < nic_queue_ring; ++i) give_rx_slot(b, q, i);
+    program_queues(b, q, {q.tx_ring(), q.rx_ring()}, who);
+}
+
+void post_tx(queue_bus& b, nic_queues& q, const std::vector<std::uint8_t>& frame) {
+    post_tx_at(b, q, frame, q.tx_buf(q.tx_tail));
+}
+
+void ring_tx(queue_bus& b, const nic_queues& q) { b.mmio_write32(q.bar0 + tdt, q.tx_tail); }
+
+std::optional<std::vector<std::uint8_t>> receive_frame(queue_bus& b, const nic_queues& q,
+                                                       bool& done) {
+    const rx_status s = peek_rx(b, q);
+    done = s.done;
+    if (!done) return std::nullopt;
+    auto got = read_frame(b, q, s.length);
+    if (!s.whole) return std::nullopt;
+    return got;
+}
+
+rx_check take_rx(queue_bus& b, const nic_queues& q, const std::vector<std::uint8_t>& expect) {
+    return read_rx(b, q, peek_rx(b, q), expect);
+}
+
+void recycle_rx(queue_bus& b, nic_queues& q) {
+    b.mmio_write32(q.bar0 + icr, icr_bits::rxt);  // W1C
+    give_rx_slot(b, q, q.rx_next);
+    advance_rx(b, q);
+}
+
+void give_rx_slot_at(queue_bus& b, const nic_queues& q, std::uint32_t slot, std::uint64_t dma) {
+    nic::rx_descriptor d;
+    d.buffer_address = dma;
+    const auto e = d.encode();
+    b.mem_write(q.rx_ring() + slot * nic::descriptor_bytes, e.data(), e.size());
+}
+
+void open_queues_at(queue_bus& b, nic_queues& q, const nic_queue_dma& rings,
+                    const std::vector<std::uint64_t>& rx_dma, const std::string& who) {
+    if (rx_dma.size() != nic_queue_ring - 1)
+        throw std::invalid_argument(
+            fmt::format("{}: {} RX buffers for a ring of {}", who, rx_dma.size(), nic_queue_ring));
+    for (std::uint32_t i = 0; i < rx_dma.size(); ++i) give_rx_slot_at(b, q, i, rx_dma[i]);
+    program_queues(b, q, rings, who);
 }
 
 void post_tx_at(queue_bus& b, nic_queues& q, const std::vector<std::uint8_t>& frame,
@@ -149,33 +140,44 @@ rx_check read_rx(queue_bus& b, const nic_queues& q, const rx_status& s,
     rx_check c;
     c.done = s.done;
     if (!s.done) return c;
-    std::vector<std::uint8_t> got(s.length);
-    if (s.length) b.mem_read(q.rx_buf(q.rx_next), got.data(), s.length);
-    c.verified = s.whole && got == expect;
+    c.verified = s.whole && read_frame(b, q, s.length) == expect;
     return c;
 }
 
 void recycle_rx_at(queue_bus& b, nic_queues& q, std::uint64_t dma) {
     b.mmio_write32(q.bar0 + icr, icr_bits::rxt);  // W1C
     give_rx_slot_at(b, q, q.rx_tail, dma);
-    q.rx_next = (q.rx_next + 1) % nic_queue_ring;
-    q.rx_tail = (q.rx_tail + 1) % nic_queue_ring;
-    b.mmio_write32(q.bar0 + rdt, q.rx_tail);
+    advance_rx(b, q);
 }
 
-void enable_rx_interrupt(host_cpu& cpu, pcie::routing_id id, const nic_queues& q,
-                         std::uint8_t apic_vector, const std::string& who) {
+std::uint64_t msix_entry_address(host_cpu& cpu, pcie::routing_id id, std::uint64_t bar3,
+                                 unsigned entry, const std::string& who) {
     const std::uint16_t cap = pcie::enumerator::find_capability(cpu, id, pcie::cap_id::msix);
     if (cap == 0) throw std::runtime_error(who + " has no MSI-X capability");
     const std::uint32_t table = cpu.config_read(id, cap + pcie::msix_reg::table_offset_bir, 4);
     if ((table & 7u) != 3) throw std::runtime_error(who + "'s MSI-X table is not in BAR3");
-    const std::uint64_t entry = q.bar3 + (table & ~7u) + rx_vector * 16;
+    return bar3 + (table & ~7u) + entry * 16;
+}
+
+void enable_rx_interrupt(host_cpu& cpu, pcie::routing_id id, const nic_queues& q,
+                         std::uint8_t apic_vector, const std::string& who) {
+    const std::uint64_t entry = msix_entry_address(cpu, id, q.bar3, rx_vector, who);
     cpu.mmio_write32(entry + 0, 0xfee00000);  // Message Address: destination APIC ID 0
     cpu.mmio_write32(entry + 4, 0);
     cpu.mmio_write32(entry + 8, apic_vector);
     cpu.mmio_write32(entry + 12, 0);  // unmasked
+    const std::uint16_t cap = pcie::enumerator::find_capability(cpu, id, pcie::cap_id::msix);
     cpu.config_write(id, cap + pcie::msix_reg::message_control, 2, pcie::msix_reg::enable);
     cpu.mmio_write32(q.bar0 + ims, icr_bits::rxt);
+}
+
+void remap_rx_interrupt(host_cpu& cpu, iommu::driver& drv, pcie::routing_id id, const nic_queues& q,
+                        std::uint8_t apic_vector, unsigned irte, const std::string& who) {
+    drv.set_irte(irte, iommu::make_remapped_irte(0, apic_vector, {id.value(), 0, 1}));
+    const std::uint64_t entry = msix_entry_address(cpu, id, q.bar3, rx_vector, who);
+    cpu.mmio_write32(entry + 0,
+                     iommu::make_remappable_msi_address(static_cast<std::uint16_t>(irte)));
+    cpu.mmio_write32(entry + 8, 0);  // subhandle 0: the handle is the IRTE index
 }
 
 std::vector<std::uint8_t> make_frame(net::mac_address dst, net::mac_address src,

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "iommu/driver.h"
 #include "models/cpu/guest.h"
 #include "models/net/ethernet.h"
 #include "models/pcie/routing_id.h"
@@ -23,6 +24,7 @@ namespace iovsim::platform {
 
 inline constexpr std::uint32_t nic_queue_ring = 64;       // descriptors per ring
 inline constexpr std::uint64_t nic_queue_buffer = 0x800;  // RXBUFSZ reset value: 2 KiB
+inline constexpr unsigned host_pf_irte = 64;  // the PF's RX interrupt under remapping (VMs: 0..)
 
 struct nic_queues {
     std::uint64_t bar0 = 0, bar3 = 0;
@@ -137,6 +139,19 @@ rx_check read_rx(queue_bus& b, const nic_queues& q, const rx_status& s,
 // slot the NIC gets next (q.rx_tail, its buffer q.rx_buf(q.rx_tail) mapped at `dma`), advances
 // past the slot just read and writes RDT.
 void recycle_rx_at(queue_bus& b, nic_queues& q, std::uint64_t dma);
+
+// The address of MSI-X table entry `entry` of function `id` whose table is in the BAR3 at `bar3`
+// (config reads on `cpu`); std::runtime_error naming `who` if there is no MSI-X capability or
+// the table is not in BAR3.
+std::uint64_t msix_entry_address(host_cpu& cpu, pcie::routing_id id, std::uint64_t bar3,
+                                 unsigned entry, const std::string& who);
+
+// With interrupt remapping on (Linux gives every MSI an IRTE and programs the device with the
+// remappable format; a compatibility-format message would be blocked): IRTE `irte` remaps the
+// function's RX vector to APIC 0, `apic_vector`, source-ID checked, and the function's MSI-X
+// entry gets the remappable address of that IRTE. After enable_rx_interrupt().
+void remap_rx_interrupt(host_cpu& cpu, iommu::driver& drv, pcie::routing_id id, const nic_queues& q,
+                        std::uint8_t apic_vector, unsigned irte, const std::string& who);
 
 // Points the function's RX MSI-X vector at APIC 0 with `apic_vector`, unmasks it, enables
 // MSI-X and the RX interrupt cause. Throws naming `who` if the table is missing or not in BAR3.

@@ -25,6 +25,13 @@ void packet_timeline::mark_vcpu(tick_t t, core::stage s) {
     if (m_open && !m_paused) m_marks.push_back({t, s, false, true});
 }
 
+tick_t packet_timeline::latest() const {
+    if (!m_open) return 0;
+    tick_t t = m_begin;
+    for (const mark_t& m : m_marks) t = std::max(t, m.time);
+    return t;
+}
+
 void packet_timeline::exclusive(tick_t from, tick_t to) {
     if (m_open) m_exclusive.emplace_back(from, to);
 }

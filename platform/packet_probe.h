@@ -46,6 +46,8 @@ public:
     // by the stage and keyed by the packet's ID (the Perfetto timeline of `iovsim run`).
     void set_tracer(const core::tracer& t) { m_tracer = t.child("path"); }
     bool is_open() const { return m_open; }
+    // The latest time marked for the open packet so far (its begin if none; 0 if none is open).
+    tick_t latest() const;
     // Opens the packet held by `first` from `t`. std::logic_error if one is open or no
     // accountant is attached.
     void begin(tick_t t, core::stage first);

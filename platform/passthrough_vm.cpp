@@ -58,7 +58,7 @@ std::array<std::uint32_t, 4> msix_table_emulation::entry(unsigned n) const {
 passthrough_vm::passthrough_vm(host_platform& p, const workload_config& w, const vm_slot& slot)
     : vm_workload(p, w, slot) {
     if (!p.iommu) throw std::invalid_argument("run: passthrough needs the IOMMU");
-    m_vcpu->run([this](cpu::guest_context& g) { guest(g); });
+    run_guest([this](cpu::guest_context& g) { guest(g); });
 }
 
 void passthrough_vm::host_setup(host_cpu& cpu, vm_host_context& ctx) {
@@ -79,7 +79,6 @@ void passthrough_vm::host_setup(host_cpu& cpu, vm_host_context& ctx) {
     drv.map(did, 0, vm_ram_hpa(m_w, m_index), m_spec.memory);
     drv.attach(sid, did);
 
-    // The VF's RX interrupt: one IRTE (index = the VM), source-ID checked.
     // The VF's RX and TX interrupts: an IRTE each (RX at the VM's index, TX 32 above it),
     // source-ID checked.
     const iommu::irte_source_check src{sid, 0, 1};

@@ -502,14 +502,15 @@ void check_vm_resources(const platform_config& c) {
             "pass-through DMA only (pt); lazy and strict per-packet mapping is modelled for "
             "bare metal");
     }
-    if (!w.vms.empty()) {
-        const std::uint64_t end = vm_ram_hpa(w, static_cast<unsigned>(w.vms.size()));
-        const std::uint64_t dram_end = c.map.dram_high.base + c.map.dram_high.size;
+    // Each VM's RAM from vm_ram_hpa(); the first VM that does not fit is named.
+    const std::uint64_t dram_end = c.map.dram_high.base + c.map.dram_high.size;
+    for (unsigned n = 0; n < w.vms.size(); ++n) {
+        const std::uint64_t end = vm_ram_hpa(w, n + 1);
         if (end > dram_end) {
             throw core::config_error(fmt::format(
-                "vm.memory: {} VM{} need host DRAM up to {} GiB (each from 8 GiB, 1 GiB "
-                "aligned), but host DRAM ends at {} GiB",
-                w.vms.size(), w.vms.size() == 1 ? "" : "s", end >> 30, dram_end >> 30));
+                "vms.{}.memory (or vm.memory): VM {}'s RAM would end at {} GiB of host DRAM (each "
+                "VM's from 8 GiB on, 1 GiB aligned), but host DRAM ends at {} GiB",
+                n, n, end >> 30, dram_end >> 30));
         }
     }
 }

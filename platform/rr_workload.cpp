@@ -166,10 +166,14 @@ void install_bare_metal_rr(host_platform& p, const workload_config& w, core::acc
             // attaches it per iommu.host_mode.
             iommu::driver& drv = *p.iommu_driver;
             drv.init();
+            drv.setup_interrupt_remapping();
             drv.attach_host_device(pf.id.value());
             if (drv.params().mode != iommu::host_mode::pt) v.dma = &drv;
         }
         open_pf(cpu, v);
+        if (p.iommu)
+            remap_rx_interrupt(cpu, *p.iommu_driver, pf.id, v, rr_vector, host_pf_irte,
+                               "run: the PF");
         sc_core::sc_event never;
         for (std::uint64_t seq = 0; seq < w.count; ++seq) {
             round_trip(p, v, w, seq, timeout, out);

@@ -14,7 +14,9 @@
 // request starts.
 //
 // With iommu.enabled the host runs the IOMMU driver (iommu/driver.h) first: init() (translation
-// on), then the PF attached per iommu.host_mode, as Linux does for a host-owned device:
+// on) and interrupt remapping (the PF's RX MSI-X gets an IRTE and the remappable format:
+// remap_rx_interrupt in nic_queue_driver.h), then the PF attached per iommu.host_mode, as Linux
+// does for a host-owned device:
 // - pt: a pass-through context entry (TT = 10); the driver's DMA addresses are the CPU's and no
 //   packet costs it any IOMMU work.
 // - lazy, strict: the PF gets a DMA domain of its own. At open, dma_alloc_coherent() maps each

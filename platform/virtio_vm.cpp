@@ -86,7 +86,7 @@ virtio_vm::virtio_vm(host_platform& p, const workload_config& w, const vm_slot& 
                            tl().mark(at, stage::vhost);
                            m_worker->deliver(f, at);
                        });
-    m_vcpu->run([this](cpu::guest_context& g) { guest(g); });
+    run_guest([this](cpu::guest_context& g) { guest(g); });
 }
 
 void virtio_vm::interrupt(std::uint16_t queue, tick_t at) {
@@ -110,7 +110,7 @@ void virtio_vm::guest(cpu::guest_context& g) {
     dp.tx_vector = virtio::msix_no_vector;  // TX buffers are reclaimed on transmit
     virtio::virtio_net_driver drv(dp);
     if (virtio_ring_gpa + drv.ring_bytes() > virtio_buffer_gpa ||
-        virtio_buffer_gpa + drv.buffer_bytes() > m_w.vm_memory)
+        virtio_buffer_gpa + drv.buffer_bytes() > m_spec.memory)
         throw std::runtime_error("run: the virtio rings and buffers do not fit the guest's RAM");
     if (!drv.init(env)) throw std::runtime_error("run: the guest's virtio-net driver init failed");
 

@@ -20,15 +20,6 @@ namespace iovsim::platform {
 
 using core::stage;
 
-std::uint64_t msix_entry_address(host_cpu& cpu, pcie::routing_id id, std::uint64_t bar3,
-                                 unsigned entry, const std::string& who) {
-    const std::uint16_t cap = pcie::enumerator::find_capability(cpu, id, pcie::cap_id::msix);
-    if (cap == 0) throw std::runtime_error(who + " has no MSI-X capability");
-    const std::uint32_t table = cpu.config_read(id, cap + pcie::msix_reg::table_offset_bir, 4);
-    if ((table & 7u) != 3) throw std::runtime_error(who + "'s MSI-X table is not in BAR3");
-    return bar3 + (table & ~7u) + entry * 16;
-}
-
 // --- vm_workload ---
 
 vm_workload::vm_workload(host_platform& p, const workload_config& w, const vm_slot& slot)
@@ -83,6 +74,17 @@ void vm_workload::measure_from(tick_t t) {
 void vm_workload::measure_to(tick_t t) {
     m_out.measured_end = t;
     m_exits_end = exit_counts();
+}
+
+void vm_workload::run_guest(std::function<void(cpu::guest_context&)> program) {
+    m_vcpu->run([this, program = std::move(program)](cpu::guest_context& g) {
+        try {
+            program(g);
+        } catch (...) {
+            finish();
+            throw;
+        }
+    });
 }
 
 void vm_workload::finish() {
@@ -216,10 +218,9 @@ void host_bridge_net::add_port(unsigned vm, net::mac_address guest, tap_reader t
 }
 
 const host_bridge_net::port* host_bridge_net::port_of(const frame& f, bool by_source) const {
-    if (f.size() < 12) return nullptr;
-    const std::size_t at = by_source ? 6 : 0;
+    const net::mac_address mac = net::mac_address::at(f, by_source ? 6 : 0);
     for (const port& p : m_ports)
-        if (std::equal(p.mac.bytes().begin(), p.mac.bytes().end(), f.begin() + at)) return &p;
+        if (p.mac == mac) return &p;
     return nullptr;
 }
 
@@ -243,15 +244,8 @@ void host_bridge_net::setup(host_cpu& cpu, const pcie::enumerated_function& pf) 
     open_queues(bus, m_pf, "run: the PF");
     enable_rx_interrupt(cpu, pf.id, m_pf, rr_vector, "run: the PF");
     iommu::driver* drv = m_p.iommu_driver.get();
-    if (drv && drv->initialized()) {
-        // Interrupt remapping is on: Linux gives every MSI an IRTE and programs the device with
-        // the remappable format (a compatibility-format message would be blocked).
-        drv->set_irte(host_pf_irte, iommu::make_remapped_irte(0, rr_vector, {pf.id.value(), 0, 1}));
-        const std::uint64_t entry =
-            msix_entry_address(cpu, pf.id, m_pf.bar3, nic::nic_reg::rx_vector, "run: the PF");
-        cpu.mmio_write32(entry + 0, iommu::make_remappable_msi_address(host_pf_irte));
-        cpu.mmio_write32(entry + 8, 0);  // subhandle 0: the handle is the IRTE index
-    }
+    if (drv && drv->initialized())
+        remap_rx_interrupt(cpu, *drv, pf.id, m_pf, rr_vector, host_pf_irte, "run: the PF");
 }
 
 void host_bridge_net::serve(host_cpu& cpu) {
@@ -282,7 +276,9 @@ void host_bridge_net::serve(host_cpu& cpu) {
                 if (!done) break;
                 const port* to = f ? port_of(*f, false) : nullptr;
                 packet_timeline& tl = m_p.timeline_of(to ? to->vm : 0);
-                tl.mark(irq, stage::host_stack);
+                // The host stack has this frame from the interrupt, or from the frame's own
+                // last step if that came later (several frames drained by one interrupt).
+                tl.mark(std::max(irq, tl.latest()), stage::host_stack);
                 tl.pause(true);  // the refill is the host stack's own work
                 recycle_rx(bus, m_pf);
                 tl.pause(false);

@@ -1,6 +1,7 @@
-// The request/response workload (workload.type rr) in a VM (issue 6, DESIGN.md §1, §6): the
-// guest's driver sends a request frame to the echo peer and waits for its echo, workload.count
-// times, one frame in flight per VM, as rr_workload.h does on bare metal. vm.count VMs with one
+// The workloads in VMs (issue 6, DESIGN.md §1, §6). rr: the guest's driver sends a request frame
+// to the echo peer and waits for its echo, workload.count times, one frame in flight per VM, as
+// rr_workload.h does on bare metal; stream_tx (passthrough_vm.h): it sends workload.count frames
+// to a sink as fast as its TX ring allows. vm.count VMs with one
 // vCPU each; each VM's mode (vm.mode, vms.N.mode) decides its driver and what stands between it
 // and the NIC:
 //   passthrough  passthrough_vm.h: a VF assigned to the VM, DMA through the IOMMU
@@ -67,14 +68,6 @@ namespace iovsim::platform {
 inline constexpr std::uint64_t pi_descriptor_hpa = 0x6000'0000;  // KVM's descriptors, 64 B each
 inline constexpr std::uint8_t start_vector = 0x21;     // the host tells the guest to start
 inline constexpr std::uint8_t guest_rx_vector = 0x41;  // the guest driver's RX vector
-inline constexpr unsigned host_pf_irte = 64;  // the PF's RX interrupt under remapping (VMs: 0..)
-
-// The address of MSI-X table entry `entry` of function `id` whose table is in the BAR3 at `bar3`
-// (config reads on `cpu`); std::runtime_error naming `who` if there is no MSI-X capability or
-// the table is not in BAR3.
-std::uint64_t msix_entry_address(host_cpu& cpu, pcie::routing_id id, std::uint64_t bar3,
-                                 unsigned entry, const std::string& who);
-
 // VM n's MAC under virtio and emulation (locally administered).
 inline net::mac_address guest_mac(unsigned n = 0) {
     return net::mac_address::from_u64(0x020000020000ull + n);
@@ -144,6 +137,9 @@ protected:
     // end_packet do it for rr; a streaming loop calls them itself.
     void measure_from(tick_t t);
     void measure_to(tick_t t);
+    // Installs the guest's program on the vCPU; if it throws, the guest counts as done (so the run
+    // ends) and the vCPU keeps the failure for check().
+    void run_guest(std::function<void(cpu::guest_context&)> program);
     // The guest is done; the run ends when every guest is.
     void finish();
     // Mode-specific counters for check()'s message.

@@ -43,7 +43,7 @@ void declare_workload_params(core::param_registry& reg) {
                            "rr: request/response ping-pong with the echo peer, one frame in "
                            "flight; stream_tx: each VM sends workload.count frames as fast as its "
                            "TX ring allows to a sink on the wire (nic.peer is then none); "
-                           "passthrough VMs and bare metal")
+                           "passthrough VMs only so far")
                     .with_choices({"rr", "stream_tx"}));
     reg.declare(param_decl("workload.size", param_kind::size, "64", "B",
                            "Frame length on the wire after the SFD, FCS included (64 to 1518)")

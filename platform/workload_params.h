@@ -1,10 +1,11 @@
-// The workload and VM keys of `iovsim run` (issue 6): vm.mode, vm.memory and workload.*, declared
-// once with default, unit and meaning, and read into a workload_config.
+// The workload and VM keys of `iovsim run` (issue 6): vm.mode, vm.memory, vm.count, vms.N.* and
+// workload.*, declared once with default, unit and meaning, and read into a workload_config.
 //
-// vm.mode accepts bare-metal, emulation, virtio and passthrough. workload.type has one
-// value, rr (request/response ping-pong: one frame in flight, the next request when the echo is
-// back). No timing of its own; workload.think_time is the pause between a response and the next
-// request.
+// vm.mode accepts bare-metal, emulation, virtio and passthrough. workload.type: rr
+// (request/response ping-pong: one frame in flight per VM, the next request when the echo is
+// back) or stream_tx (each VM sends workload.count frames to a sink as fast as its TX ring
+// allows; passthrough VMs only so far). No timing of its own; workload.think_time is the pause
+// between a response and the next request.
 #pragma once
 
 #include <cstdint>

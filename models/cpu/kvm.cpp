@@ -163,8 +163,12 @@ void kvm::b_transport(tlm::tlm_generic_payload& t, sc_core::sc_time& delay) {
     if (vector == posted_intr_vector || vector == posted_intr_wakeup_vector) {
         trace_notification(dest, vector, at);
         bool any = false;
+        // The notification names a core; the handler looks at the descriptors of the vCPUs that
+        // run there and acts on those with Outstanding Notification set (another VM's vCPU on
+        // the same core has nothing to do).
         for (vcpu* v : m_all_vcpus) {
             if (interrupts(v->vm()) != delivery_mode::posted || v->host_core() != dest) continue;
+            if (!v->descriptor().on()) continue;
             v->notify(vector, at);
             any = true;
         }

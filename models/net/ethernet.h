@@ -47,6 +47,14 @@ public:
                             static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)});
     }
     static constexpr mac_address broadcast() { return from_u64(0xffffffffffffull); }
+    // The address at `offset` of a frame's bytes (0: destination, 6: source); all zeros if the
+    // frame is too short to hold it.
+    static mac_address at(const std::vector<std::uint8_t>& frame, std::size_t offset) {
+        std::array<std::uint8_t, 6> b{};
+        if (frame.size() >= offset + 6)
+            for (std::size_t i = 0; i < 6; ++i) b[i] = frame[offset + i];
+        return mac_address(b);
+    }
     // "02:00:00:00:00:01" (hex digits, either case); throws std::invalid_argument otherwise.
     static mac_address parse(const std::string& text);
 

@@ -260,6 +260,10 @@ TEST(SpeedLine, RatesAndRatioFromTheWallTimes) {
     EXPECT_NE(s.find("runs at 0.25x the bare kernel"), std::string::npos) << s;
     // No wall time (never expected in practice): rates and ratio are 0, not a division by zero.
     EXPECT_NE(speed_line(work, 0.0, k).find("at 0.00x"), std::string::npos);
+    // `run --speed` names the run: 2e6 calls in 0.5 s = 4.00 M/s; ratio 0.25 s / 0.5 s = 0.50x.
+    const std::string r = speed_line(work, 0.5, k, "run");
+    EXPECT_EQ(r.rfind("speed: run 4.00 M b_transport calls/s", 0), 0u) << r;
+    EXPECT_NE(r.find("run runs at 0.50x the bare kernel"), std::string::npos) << r;
 }
 
 // --- Tests that elaborate (one per process) ---
@@ -366,6 +370,30 @@ TEST(KernelWork, InterruptWaitsCount) {
     // wait_for syncs (1) and waits (1); the program's end syncs (1).
     EXPECT_EQ(p.cpu.waits(), 3u);
     EXPECT_EQ(p.cpu.transactions(), 0u);
+}
+
+TEST(KernelWork, RunCountsRootComplexTransactionsAndDeltaCycles) {
+    host_platform p(config_with({"sim.quantum=0ns"}));
+    const std::uint64_t dram = p.config().map.dram_high.base;
+    p.cpu.run([dram](host_cpu& cpu) {
+        const unsigned char b[8] = {};
+        for (int i = 0; i < 3; ++i) cpu.mem_write(dram + 64 * i, b, sizeof b);
+        for (int i = 0; i < 2; ++i) cpu.config_read(pcie::routing_id{0, 0, 0}, 0, 4);
+    });
+    sc_core::sc_start();
+    ASSERT_TRUE(p.cpu.finished());
+    // The two config reads of root port 00:00.0 pass the root complex's counters; the three
+    // DRAM writes do not.
+    EXPECT_EQ(run_kernel_work(p).calls, 2u);
+    // Delta cycles: the initialization one, then one per CPU sync (quantum 0: after each of the
+    // 5 accesses and at the program's end, 6), less the last: the program's end calls sc_stop()
+    // in the cycle of the last sync, and SystemC 2.3 does not count the cycle it stops in
+    // (a thread making 10 timed waits and then sc_stop() gives sc_delta_count() = 1 + 10 - 1).
+    // The endpoint's engine waits for a start in the initialization cycle and never again.
+    EXPECT_EQ(p.cpu.waits(), 6u);
+    EXPECT_EQ(run_kernel_work(p).waits, 6u);
+    EXPECT_EQ(run_kernel_work(p, 2).waits, 4u);    // less a helper's own cycles
+    EXPECT_EQ(run_kernel_work(p, 100).waits, 0u);  // never below zero
 }
 
 // A one-point dmabench: the endpoint's counters against the root complex's own.
