@@ -24,6 +24,7 @@
 #include "platform/host_platform.h"
 #include "platform/kernel_rate.h"
 #include "platform/nicbench.h"
+#include "platform/passthrough_vm.h"
 #include "platform/pf_driver.h"
 #include "platform/platform_params.h"
 #include "platform/progress.h"
@@ -297,6 +298,20 @@ struct workload_figures {
         for (std::size_t i = 0; i < cpu::exit_reason_count; ++i)
             exits[i] += vm->measured_exits(cpu::all_exit_reasons[i]);
     }
+    // stream_rx, poisson: what the guest received from the generator.
+    void add_rx(const passthrough_vm& vm, std::uint64_t generated) {
+        stream = true;
+        sent += generated;
+        received += vm.rx_frames();
+        measured += vm.rx_measured();
+        if (vm.rx_measured() > 1) {
+            intervals += vm.rx_measured() - 1;
+            begin = std::min(begin, vm.rx_first());
+            end = std::max(end, vm.rx_last());
+        }
+        for (std::size_t i = 0; i < cpu::exit_reason_count; ++i)
+            exits[i] += vm.measured_exits(cpu::all_exit_reasons[i]);
+    }
     double packets_per_s() const {
         const double window_s = end > begin ? ticks_to_ns(end - begin) * 1e-9 : 0.0;
         const std::uint64_t n = stream ? intervals : measured;
@@ -332,11 +347,18 @@ struct workload_figures {
                             static_cast<double>(exits[i]));
         }
         if (stream) {
-            stats.add_value(prefix + "stream.sent", "frames", "frames the guest posted",
+            stats.add_value(prefix + "stream.sent", "frames",
+                            "frames sent (stream_tx: posted by the guest; stream_rx, poisson: by "
+                            "the generator)",
                             static_cast<double>(sent));
             stats.add_value(prefix + "stream.received", "frames",
-                            "frames the sink on the wire received from this sender",
+                            "frames received (stream_tx: by the sink from this sender; stream_rx, "
+                            "poisson: by the guest)",
                             static_cast<double>(received));
+            stats.add_value(prefix + "stream.lost", "frames",
+                            "frames sent and never received (the NIC's nic.* drop counters say "
+                            "why)",
+                            static_cast<double>(sent - std::min(sent, received)));
             return;
         }
         stats.add_value(prefix + "rr.sent", "packets", "requests sent", static_cast<double>(sent));
@@ -369,10 +391,24 @@ int cmd_run(const run_options& o, const run_outputs& want) {
     platform_config config = make_platform_config(tree);
     const workload_config& w = config.workload;
     const bool stream = w.type == workload_type::stream_tx;
+    const bool rx = is_rx(w.type);
     if (stream) config.peer = nic_peer::none;  // the sink counts what arrives
+    if (rx) {  // a generator sends to VM 0 (passthrough: the first VF's MAC)
+        config.peer = nic_peer::generator;
+        config.generator_type =
+            w.type == workload_type::poisson ? generator_kind::poisson : generator_kind::constant;
+        net::generator_params& g = config.generator;
+        g.dst = vf_mac(0);
+        g.src = peer_mac();
+        g.frame_bytes = w.size;
+        g.rate_fps = w.rate;
+        g.count = w.count;
+        g.start = w.start;
+        g.seed = config.seed;
+    }
     if (config.device != platform_device::nic)
         throw core::config_error("pcie.device must be nic for `iovsim run`");
-    if (!stream && config.peer != nic_peer::echo)
+    if (w.type == workload_type::rr && config.peer != nic_peer::echo)
         throw core::config_error("nic.peer must be echo for workload.type rr");
     check_vm_resources(config);
     config.accounting = true;
@@ -459,6 +495,8 @@ int cmd_run(const run_options& o, const run_outputs& want) {
             const auto add = [&](workload_figures& f) {
                 if (stream)
                     f.add_stream(vms->result(i), p.terminator->from(vm.mac()), &vm);
+                else if (rx)
+                    f.add_rx(dynamic_cast<const passthrough_vm&>(vm), p.generator->tx_frames());
                 else
                     f.add(vms->result(i), vms->accountant(i).measured(), &vm);
             };
@@ -473,6 +511,12 @@ int cmd_run(const run_options& o, const run_outputs& want) {
         }
     }
     all.publish(stats, "", w.size);
+    if (rx) {
+        stats.add_histogram("latency_ns.rx", "ns",
+                            "stream_rx, poisson: a measured frame's last bit on the wire to the "
+                            "guest having read it",
+                            dynamic_cast<const passthrough_vm&>(vms->vm(0)).rx_latency_ns());
+    }
     const double pps = all.packets_per_s();
     if (!p.iommu) {
         stats.add_value("iommu.iotlb.hits", "lookups", "IOTLB hits (the IOMMU is off)", 0.0);
@@ -528,11 +572,11 @@ int cmd_run(const run_options& o, const run_outputs& want) {
             mode_text += (i ? ", " : "") + std::string(to_string(w.vms[i].mode));
         mode_text += ")";
     }
-    if (stream) {
+    if (stream || rx) {
         std::cout << fmt::format(
-            "run: {} stream_tx, {} B frames, {} sent, {} at the sink: {:.3f} Gbit/s, {:.0f} "
-            "frames/s\n",
-            mode_text, w.size, all.sent, all.received, pps * w.size * 8 / 1e9, pps);
+            "run: {} {}, {} B frames, {} sent, {} received: {:.3f} Gbit/s, {:.0f} frames/s\n",
+            mode_text, to_string(w.type), w.size, all.sent, all.received, pps * w.size * 8 / 1e9,
+            pps);
     } else {
         std::cout << fmt::format(
             "run: {} rr, {} B frames, {} round trips ({} measured): rtt p50 {:.1f} ns  p99 {:.1f} "

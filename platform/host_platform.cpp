@@ -154,55 +154,66 @@ host_platform::host_platform(const platform_config& c)
              m_inflight = response ? (m_inflight ? m_inflight - 1 : 0) : m_inflight + 1;
              m_tracer.change(at, m_sig_inflight, m_inflight);
          });
+    net::link_partner* partner = nullptr;
     if (c.peer == nic_peer::echo) {
         net::echo_peer_params pp;
         pp.wire = c.nic.wire;
         pp.turnaround = c.peer_turnaround;
         peer = std::make_unique<net::echo_peer>("peer", pp);
-        if (c.accounting) {
-            const net::wire_params w = c.nic.wire;
-            const auto on_wire = [w](const std::vector<std::uint8_t>& f) {
-                // As wire_direction has it: the last bit arrives before the inter-frame gap.
-                return net::serialization_ticks(f.size(), w.line_rate_bps) -
-                       bytes_to_ticks(12, w.line_rate_bps) +
-                       net::propagation_ticks(w.length_m, w.delay_ns_per_m);
-            };
-            // The frame is on the wire or at the peer from the start of its transmission to
-            // its echo's arrival back at the NIC: nothing else holds the packet then.
-            wire_to_peer = std::make_unique<frame_probe>(
-                "probe_wire_to_peer",
-                [this, on_wire](const std::vector<std::uint8_t>& f, tick_t arrival) {
-                    const unsigned vm = owner_of_frame(f, true);
-                    m_wire_start[vm] = arrival - on_wire(f);
-                    timeline_of(vm).mark(m_wire_start[vm], stage::wire, true);
-                    timeline_of(vm).mark(arrival, stage::peer, true);
-                    m_tracer.change(m_wire_start[vm], m_sig_to_peer, 1);
-                    m_tracer.change(arrival, m_sig_to_peer, 0);
-                });
-            wire_from_peer = std::make_unique<frame_probe>(
-                "probe_wire_from_peer",
-                [this, on_wire](const std::vector<std::uint8_t>& f, tick_t arrival) {
-                    const unsigned vm = owner_of_frame(f, false);
-                    if (pf_bound(f)) m_pf_owner = vm;  // the PF's DMA of it is this VM's
-                    packet_timeline& tl = timeline_of(vm);
-                    tl.mark(arrival - on_wire(f), stage::wire, true);
-                    tl.mark(arrival, stage::nic, true);
-                    m_tracer.change(arrival - on_wire(f), m_sig_from_peer, 1);
-                    m_tracer.change(arrival, m_sig_from_peer, 0);
-                    tl.exclusive(m_wire_start[vm], arrival);
-                });
-            nic->wire_out.bind(wire_to_peer->in);
-            wire_to_peer->out.bind(peer->wire_in);
-            peer->wire_out.bind(wire_from_peer->in);
-            wire_from_peer->out.bind(nic->wire_in);
-        } else {
-            nic->wire_out.bind(peer->wire_in);
-            peer->wire_out.bind(nic->wire_in);
-        }
-    } else {
+        partner = peer.get();
+    } else if (c.peer == nic_peer::generator) {
+        net::generator_params gp = c.generator;
+        gp.wire = c.nic.wire;
+        if (c.generator_type == generator_kind::poisson)
+            generator = std::make_unique<net::poisson_generator>("generator", gp);
+        else
+            generator = std::make_unique<net::constant_rate_generator>("generator", gp);
+        partner = generator.get();
+    }
+    if (!partner) {
         terminator = std::make_unique<wire_terminator>("wire_terminator", c.workload.warmup);
         nic->wire_out.bind(terminator->wire_in);
         terminator->wire_out.bind(nic->wire_in);
+    } else if (!c.accounting) {
+        nic->wire_out.bind(partner->wire_in);
+        partner->wire_out.bind(nic->wire_in);
+    } else {
+        const net::wire_params w = c.nic.wire;
+        const auto on_wire = [w](const std::vector<std::uint8_t>& f) {
+            // As wire_direction has it: the last bit arrives before the inter-frame gap.
+            return net::serialization_ticks(f.size(), w.line_rate_bps) -
+                   bytes_to_ticks(12, w.line_rate_bps) +
+                   net::propagation_ticks(w.length_m, w.delay_ns_per_m);
+        };
+        // The frame is on the wire or at the peer from the start of its transmission to its
+        // echo's arrival back at the NIC: nothing else holds the packet then.
+        wire_to_peer = std::make_unique<frame_probe>(
+            "probe_wire_to_peer",
+            [this, on_wire](const std::vector<std::uint8_t>& f, tick_t arrival) {
+                const unsigned vm = owner_of_frame(f, true);
+                m_wire_start[vm] = arrival - on_wire(f);
+                timeline_of(vm).mark(m_wire_start[vm], stage::wire, true);
+                timeline_of(vm).mark(arrival, stage::peer, true);
+                m_tracer.change(m_wire_start[vm], m_sig_to_peer, 1);
+                m_tracer.change(arrival, m_sig_to_peer, 0);
+            });
+        wire_from_peer = std::make_unique<frame_probe>(
+            "probe_wire_from_peer",
+            [this, on_wire](const std::vector<std::uint8_t>& f, tick_t arrival) {
+                const unsigned vm = owner_of_frame(f, false);
+                if (pf_bound(f)) m_pf_owner = vm;  // the PF's DMA of it is this VM's
+                packet_timeline& tl = timeline_of(vm);
+                tl.mark(arrival - on_wire(f), stage::wire, true);
+                tl.mark(arrival, stage::nic, true);
+                m_tracer.change(arrival - on_wire(f), m_sig_from_peer, 1);
+                m_tracer.change(arrival, m_sig_from_peer, 0);
+                tl.exclusive(m_wire_start[vm], arrival);
+                if (on_wire_rx) on_wire_rx(f, arrival);
+            });
+        nic->wire_out.bind(wire_to_peer->in);
+        wire_to_peer->out.bind(partner->wire_in);
+        partner->wire_out.bind(wire_from_peer->in);
+        wire_from_peer->out.bind(nic->wire_in);
     }
 }
 
@@ -227,7 +238,7 @@ void host_platform::set_tracer(const core::tracer& t) {
         m_sig_hit = t.declare_signal("iommu.iotlb_hit", 1);
         m_sig_miss = t.declare_signal("iommu.iotlb_miss", 1);
     }
-    if (peer) {
+    if (peer || generator) {
         m_sig_to_peer = t.declare_signal("wire.to_peer", 1);
         m_sig_from_peer = t.declare_signal("wire.from_peer", 1);
     }

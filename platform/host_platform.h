@@ -33,6 +33,7 @@
 // added by the modes' workloads (vm_rr.h), before the simulation starts.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -154,7 +155,10 @@ public:
     std::unique_ptr<pcie::dma_endpoint> endpoint;  // the dmabench platform's device
     std::unique_ptr<nic::nic> nic;                 // the default platform's device
     std::unique_ptr<net::echo_peer> peer;          // nic.peer: echo
-    std::unique_ptr<wire_terminator> terminator;   // nic.peer: none
+    std::unique_ptr<net::link_partner> generator;  // RX workloads: frames toward the host
+    // Called for every frame arriving from the link partner (with accounting), at its arrival.
+    std::function<void(const std::vector<std::uint8_t>&, tick_t)> on_wire_rx;
+    std::unique_ptr<wire_terminator> terminator;  // nic.peer: none
     host_cpu cpu;
     // With config().with_vms (see above).
     std::unique_ptr<cpu_bus> bus;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "iommu/interrupt_remapper.h"
+#include "models/core/bits.h"
 #include "models/core/sc_glue.h"
 #include "models/pcie/capabilities.h"
 #include "platform/nic_queue_driver.h"
@@ -58,6 +59,15 @@ std::array<std::uint32_t, 4> msix_table_emulation::entry(unsigned n) const {
 passthrough_vm::passthrough_vm(host_platform& p, const workload_config& w, const vm_slot& slot)
     : vm_workload(p, w, slot) {
     if (!p.iommu) throw std::invalid_argument("run: passthrough needs the IOMMU");
+    if (is_rx(w.type)) {
+        if (!p.generator)
+            throw std::invalid_argument("run: a receive workload needs the generator");
+        // Each generated frame's sequence number (payload bytes 0-7) and wire arrival.
+        p.on_wire_rx = [this](const std::vector<std::uint8_t>& f, tick_t at) {
+            if (f.size() >= 22) m_rx_arrival[load_le<std::uint64_t>(f.data() + 14)] = at;
+        };
+        sc_core::sc_spawn([this] { rx_watchdog(); });
+    }
     run_guest([this](cpu::guest_context& g) { guest(g); });
 }
 
@@ -142,6 +152,12 @@ void passthrough_vm::guest(cpu::guest_context& g) {
         g.mmio_write32(entry + 12, 0);
     }
     open_queues(bus, q, "run: the guest's VF");
+    if (is_rx(m_w.type)) {
+        g.mmio_write32(q.bar0 + ims, icr_bits::rxt);
+        stream_rx(g, bus, q);
+        finish();
+        return;
+    }
     if (m_w.type == workload_type::stream_tx) {
         g.mmio_write32(q.bar0 + ims, icr_bits::txdw);
         stream_tx(g, bus, q);
@@ -191,6 +207,53 @@ void passthrough_vm::stream_tx(cpu::guest_context& g, queue_bus& bus, nic_queues
             ++done;
     }
     measure_to(g.now());
+}
+
+// Receiving: sleep until the RX interrupt, take every frame written back (each slot given back at
+// once), until workload.count frames have come.
+void passthrough_vm::stream_rx(cpu::guest_context& g, queue_bus& bus, nic_queues& q) {
+    while (m_rx_frames < m_w.count) {
+        g.wait_for_interrupt(guest_rx_vector);
+        g.eoi();
+        for (;;) {
+            bool done = false;
+            const auto f = receive_frame(bus, q, done);
+            if (!done) break;
+            recycle_rx(bus, q);
+            if (!f || f->size() < 22) {
+                ++m_rx_errors;
+                continue;
+            }
+            const tick_t now = g.now();
+            const auto it = m_rx_arrival.find(load_le<std::uint64_t>(f->data() + 14));
+            if (m_rx_frames++ < m_w.warmup) {
+                if (it != m_rx_arrival.end()) m_rx_arrival.erase(it);
+                continue;
+            }
+            if (m_rx_measured++ == 0) {
+                m_rx_first = now;
+                measure_from(now);
+            }
+            m_rx_last = now;
+            if (it != m_rx_arrival.end()) {
+                m_rx_latency.sample(ticks_to_ns(now - it->second));
+                m_rx_arrival.erase(it);
+            }
+        }
+    }
+    measure_to(g.now());
+}
+
+// Ends a receive run whose lost frames will never come: once the generator has sent everything,
+// the NIC gets 1 ms to deliver what it still holds.
+void passthrough_vm::rx_watchdog() {
+    const sc_core::sc_time poll = to_sc_time(10 * ticks_per_us);
+    while (m_p.generator->tx_frames() < m_w.count) sc_core::wait(poll);
+    sc_core::wait(to_sc_time(ticks_per_ms));
+    if (m_vcpu->finished()) return;
+    m_cut = true;
+    measure_to(now_ticks());
+    finish();
 }
 
 std::string passthrough_vm::where() const {

@@ -505,6 +505,12 @@ void check_vm_resources(const platform_config& c) {
     }
     bool bridged = false;
     for (const vm_spec& v : w.vms) bridged |= v.mode != vm_mode::passthrough;
+    if (is_rx(w.type) && (w.vms.size() != 1 || w.vms[0].mode != vm_mode::passthrough)) {
+        throw core::config_error(fmt::format(
+            "workload.type: {} runs with one VM in passthrough mode only so far (vm.count 1, "
+            "vm.mode passthrough)",
+            to_string(w.type)));
+    }
     if (w.type == workload_type::stream_tx && !stream_tx_runs(w)) {
         throw core::config_error(
             "workload.type: stream_tx runs in passthrough VMs only so far (vm.mode / vms.N.mode "

@@ -9,6 +9,7 @@
 #include "models/core/params.h"
 #include "models/cpu/cpu_params.h"
 #include "models/mem/memory_timing.h"
+#include "models/net/link_partners.h"
 #include "models/pcie/dma_endpoint.h"
 #include "models/pcie/enumeration.h"
 #include "models/pcie/host_map.h"
@@ -25,7 +26,10 @@ namespace iovsim::platform {
 enum class platform_device { nic, dma_bench };
 
 // The NIC's link partner on the wire (nic.peer).
-enum class nic_peer { echo, none };
+// nic.peer, or what the workload needs: the echo peer (rr), a sink (stream_tx), a generator
+// sending toward the host (stream_rx, poisson).
+enum class nic_peer { echo, none, generator };
+enum class generator_kind { constant, poisson };
 
 struct platform_config {
     platform_device device = platform_device::nic;
@@ -38,6 +42,9 @@ struct platform_config {
     unsigned nic_num_vfs = 0;  // VFs the PF driver enables (sriov_numvfs)
     nic_peer peer = nic_peer::echo;
     tick_t peer_turnaround = 1 * ticks_per_us;
+    // With peer == generator: the frames it sends (dst: the receiving VM's MAC) and how.
+    net::generator_params generator;
+    generator_kind generator_type = generator_kind::constant;
     bool pcap_veb = false;  // also capture VEB (VF-to-VF) traffic when a run captures the wire
     pcie::enumeration_params enumeration;
     cpu::cpu_config cpu;  // host cores, KVM exit costs, interrupt delivery (models/cpu)

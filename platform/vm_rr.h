@@ -103,6 +103,9 @@ public:
     virtual void host_setup(host_cpu& cpu, vm_host_context& ctx) = 0;
     // Tells the guest to start (its first program step waits for start_vector).
     void start(tick_t at);
+    // Whether the run may end with the guest still waiting (a receive workload whose lost frames
+    // never come: the mode's watchdog ended it).
+    virtual bool ended_by_watchdog() const { return false; }
     // KVM's mark for this VM (irqfd, an ioeventfd's handoff) is the packet's (default: yes).
     virtual bool keep_kvm_mark(core::stage) const { return true; }
 

@@ -43,8 +43,20 @@ void declare_workload_params(core::param_registry& reg) {
                            "rr: request/response ping-pong with the echo peer, one frame in "
                            "flight; stream_tx: each VM sends workload.count frames as fast as its "
                            "TX ring allows to a sink on the wire (nic.peer is then none); "
-                           "passthrough VMs only so far")
-                    .with_choices({"rr", "stream_tx"}));
+                           "passthrough VMs only so far; stream_rx, poisson: a generator on the "
+                           "wire sends workload.count frames to VM 0 at workload.rate (evenly "
+                           "spaced, or with exponential gaps from sim.seed), which receives them "
+                           "(passthrough VM 0 only so far)")
+                    .with_choices({"rr", "stream_tx", "stream_rx", "poisson"}));
+    reg.declare(param_decl("workload.rate", param_kind::real, "1000000", "frames/s",
+                           "stream_rx, poisson: frames per second the generator sends (mean rate "
+                           "for poisson); more than the wire carries queues at the generator")
+                    .with_min("1")
+                    .with_max("1e9"));
+    reg.declare(param_decl("workload.start", param_kind::time, "200us", "ns",
+                           "stream_rx, poisson: when the generator sends its first frame (after "
+                           "the VMs have opened their queues)")
+                    .with_max("1s"));
     reg.declare(param_decl("workload.size", param_kind::size, "64", "B",
                            "Frame length on the wire after the SFD, FCS included (64 to 1518)")
                     .with_min("64")
@@ -77,8 +89,13 @@ workload_config make_workload_config(const core::param_tree& tree) {
     workload_config w;
     w.mode = parse_mode(tree.get_string("vm.mode"));
     w.vm_memory = tree.get_bytes("vm.memory");
-    w.type = tree.get_string("workload.type") == "stream_tx" ? workload_type::stream_tx
-                                                             : workload_type::rr;
+    const std::string type = tree.get_string("workload.type");
+    w.type = type == "stream_tx"   ? workload_type::stream_tx
+             : type == "stream_rx" ? workload_type::stream_rx
+             : type == "poisson"   ? workload_type::poisson
+                                   : workload_type::rr;
+    w.rate = tree.get_real("workload.rate");
+    w.start = tree.get_time("workload.start");
     w.size = static_cast<std::uint32_t>(tree.get_bytes("workload.size"));
     w.count = static_cast<std::uint64_t>(tree.get_int("workload.count"));
     w.warmup = static_cast<std::uint64_t>(tree.get_int("workload.warmup"));

@@ -4,8 +4,10 @@
 // vm.mode accepts bare-metal, emulation, virtio and passthrough. workload.type: rr
 // (request/response ping-pong: one frame in flight per VM, the next request when the echo is
 // back) or stream_tx (each VM sends workload.count frames to a sink as fast as its TX ring
-// allows; passthrough VMs only so far). No timing of its own; workload.think_time is the pause
-// between a response and the next request.
+// allows; passthrough VMs only so far), stream_rx / poisson (a generator on the wire sends
+// workload.count frames to VM 0 at workload.rate, evenly spaced or with exponential gaps, from
+// workload.start on; passthrough VM 0 only so far). No timing of its own; workload.think_time
+// is the pause between a response and the next request.
 #pragma once
 
 #include <cstdint>
@@ -27,7 +29,7 @@ struct vm_spec {
     cpu::delivery_mode interrupts = cpu::delivery_mode::posted;
     cpu::wait_mode wait = cpu::wait_mode::halt;
 };
-enum class workload_type { rr, stream_tx };
+enum class workload_type { rr, stream_tx, stream_rx, poisson };
 
 struct workload_config {
     vm_mode mode = vm_mode::passthrough;
@@ -37,6 +39,8 @@ struct workload_config {
     std::uint64_t count = 10000;
     std::uint64_t warmup = 100;
     tick_t think_time = 0;
+    double rate = 1e6;  // workload.rate: frames/s the generator sends (stream_rx, poisson)
+    tick_t start = 200 * ticks_per_us;  // workload.start: when the generator begins
     // vm.count VMs (none with vm.mode bare-metal: then vm.count and vms.* are ignored).
     std::vector<vm_spec> vms;
 };
@@ -51,5 +55,9 @@ workload_config make_workload_config(const core::param_tree& tree);
 
 const char* to_string(vm_mode m);
 const char* to_string(workload_type t);
+// Whether the link partner generates the traffic and the host receives it.
+inline bool is_rx(workload_type t) {
+    return t == workload_type::stream_rx || t == workload_type::poisson;
+}
 
 }  // namespace iovsim::platform

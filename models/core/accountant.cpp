@@ -85,13 +85,12 @@ void accountant::publish(stats_registry& registry, const std::string& prefix) co
     const std::string p = prefix.empty() ? "" : prefix + ".";
     for (std::size_t i = 0; i < stage_count; ++i) {
         const auto s = static_cast<stage>(i);
-        registry.add_formula(
-            p + "breakdown_ns." + to_string(s), "ns",
-            std::string("Mean time per measured packet spent in stage ") + to_string(s) + ".",
-            [this, s] {
-                return m_measured == 0 ? std::numeric_limits<double>::quiet_NaN()
-                                       : stage_mean_ns(s);
-            });
+        registry.add_formula(p + "breakdown_ns." + to_string(s), "ns",
+                             std::string("mean time per measured round trip in ") + describe(s),
+                             [this, s] {
+                                 return m_measured == 0 ? std::numeric_limits<double>::quiet_NaN()
+                                                        : stage_mean_ns(s);
+                             });
     }
     registry.add_histogram(p + "latency_ns.rtt", "ns",
                            "Round trip of each measured packet, from begin to end.",

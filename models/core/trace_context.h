@@ -63,6 +63,39 @@ constexpr const char* to_string(stage s) {
     return "unknown";
 }
 
+// What the stage holds a packet for, one sentence (the statistics' descriptions).
+constexpr const char* describe(stage s) {
+    switch (s) {
+        case stage::guest:
+            return "the guest's own work: its driver writing and reading descriptors and frames, "
+                   "its interrupt handler";
+        case stage::exit:
+            return "the hardware's VM exit and entry transitions";
+        case stage::kvm:
+            return "KVM: handling exits, injecting interrupts, waking a halted vCPU";
+        case stage::vmm:
+            return "the user-space VMM: device emulation and its I/O thread";
+        case stage::vhost:
+            return "the vhost-net worker: its wake-up and its copies";
+        case stage::host_stack:
+            return "the host's network stack and drivers (bare metal; the bridge and the PF "
+                   "driver for virtio and emulation)";
+        case stage::pcie:
+            return "PCIe links and the root complex, both directions";
+        case stage::iommu:
+            return "the IOMMU: DMA translation and interrupt remapping";
+        case stage::memory:
+            return "host memory (LLC, DRAM) serving device accesses";
+        case stage::nic:
+            return "the NIC: doorbells, its DMA engine, the switch";
+        case stage::wire:
+            return "the Ethernet wire: serialization and propagation";
+        case stage::peer:
+            return "the link partner's turnaround";
+    }
+    return "unknown";
+}
+
 // Packet ID 0 means "no packet": a transaction that carries no packet (configuration, a DMA
 // bench transfer) leaves the context at its default.
 constexpr std::uint64_t no_packet = 0;
