@@ -395,8 +395,26 @@ int cmd_run(const run_options& o, const run_outputs& want) {
     if (stream) config.peer = nic_peer::none;  // the sink counts what arrives
     if (rx) {  // a generator sends to VM 0 (passthrough: the first VF's MAC)
         config.peer = nic_peer::generator;
-        config.generator_type =
-            w.type == workload_type::poisson ? generator_kind::poisson : generator_kind::constant;
+        config.generator_type = w.type == workload_type::poisson ? generator_kind::poisson
+                                : w.type == workload_type::pcap  ? generator_kind::pcap
+                                                                 : generator_kind::constant;
+        if (w.type == workload_type::pcap) {
+            // The capture sets the count: every record that holds an Ethernet header.
+            net::pcap_file file;
+            try {
+                file = net::read_pcap(w.pcap);
+            } catch (const std::exception& e) {
+                throw core::config_error(fmt::format("workload.pcap: {}", e.what()));
+            }
+            std::uint64_t frames = 0;
+            for (const auto& r : file.records) frames += r.bytes.size() >= 14;
+            if (frames <= config.workload.warmup) {
+                throw core::config_error(fmt::format(
+                    "workload.pcap: {} has {} frames, not more than workload.warmup ({})", w.pcap,
+                    frames, config.workload.warmup));
+            }
+            config.workload.count = frames;
+        }
         net::generator_params& g = config.generator;
         g.dst = vf_mac(0);
         g.src = peer_mac();

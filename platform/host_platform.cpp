@@ -164,10 +164,18 @@ host_platform::host_platform(const platform_config& c)
     } else if (c.peer == nic_peer::generator) {
         net::generator_params gp = c.generator;
         gp.wire = c.nic.wire;
-        if (c.generator_type == generator_kind::poisson)
+        if (c.generator_type == generator_kind::pcap) {
+            net::pcap_replay_params rp;
+            rp.wire = c.nic.wire;
+            rp.path = c.workload.pcap;
+            rp.start = gp.start;
+            rp.dst = gp.dst;
+            generator = std::make_unique<net::pcap_replay>("generator", rp);
+        } else if (c.generator_type == generator_kind::poisson) {
             generator = std::make_unique<net::poisson_generator>("generator", gp);
-        else
+        } else {
             generator = std::make_unique<net::constant_rate_generator>("generator", gp);
+        }
         partner = generator.get();
     }
     if (!partner) {

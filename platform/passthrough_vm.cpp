@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 
 #include "iommu/interrupt_remapper.h"
@@ -63,8 +64,12 @@ passthrough_vm::passthrough_vm(host_platform& p, const workload_config& w, const
         if (!p.generator)
             throw std::invalid_argument("run: a receive workload needs the generator");
         // Each generated frame's sequence number (payload bytes 0-7) and wire arrival.
+        // A replayed capture's payload is anybody's: its frames are matched in arrival order.
         p.on_wire_rx = [this](const std::vector<std::uint8_t>& f, tick_t at) {
-            if (f.size() >= 22) m_rx_arrival[load_le<std::uint64_t>(f.data() + 14)] = at;
+            if (m_w.type == workload_type::pcap)
+                m_rx_order.push_back(at);
+            else if (f.size() >= 22)
+                m_rx_arrival[load_le<std::uint64_t>(f.data() + 14)] = at;
         };
         sc_core::sc_spawn([this] { rx_watchdog(); });
     }
@@ -220,25 +225,29 @@ void passthrough_vm::stream_rx(cpu::guest_context& g, queue_bus& bus, nic_queues
             const auto f = receive_frame(bus, q, done);
             if (!done) break;
             recycle_rx(bus, q);
-            if (!f || f->size() < 22) {
+            std::optional<tick_t> arrival;
+            if (m_w.type == workload_type::pcap && !m_rx_order.empty()) {
+                arrival = m_rx_order.front();
+                m_rx_order.pop_front();
+            } else if (f && f->size() >= 22) {
+                const auto it = m_rx_arrival.find(load_le<std::uint64_t>(f->data() + 14));
+                if (it != m_rx_arrival.end()) {
+                    arrival = it->second;
+                    m_rx_arrival.erase(it);
+                }
+            }
+            if (!f) {
                 ++m_rx_errors;
                 continue;
             }
             const tick_t now = g.now();
-            const auto it = m_rx_arrival.find(load_le<std::uint64_t>(f->data() + 14));
-            if (m_rx_frames++ < m_w.warmup) {
-                if (it != m_rx_arrival.end()) m_rx_arrival.erase(it);
-                continue;
-            }
+            if (m_rx_frames++ < m_w.warmup) continue;
             if (m_rx_measured++ == 0) {
                 m_rx_first = now;
                 measure_from(now);
             }
             m_rx_last = now;
-            if (it != m_rx_arrival.end()) {
-                m_rx_latency.sample(ticks_to_ns(now - it->second));
-                m_rx_arrival.erase(it);
-            }
+            if (arrival) m_rx_latency.sample(ticks_to_ns(now - *arrival));
         }
     }
     measure_to(g.now());

@@ -37,6 +37,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <unordered_map>
 
@@ -96,6 +97,7 @@ private:
     unsigned m_vf = 0;                                       // the VF assigned (0-based)
     net::mac_address m_mac;                                  // its MAC
     std::unordered_map<std::uint64_t, tick_t> m_rx_arrival;  // generated frame -> wire arrival
+    std::deque<tick_t> m_rx_order;                           // pcap: arrivals in order
     std::uint64_t m_rx_frames = 0, m_rx_measured = 0, m_rx_errors = 0;
     tick_t m_rx_first = 0, m_rx_last = 0;
     core::histogram m_rx_latency;

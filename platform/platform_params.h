@@ -29,7 +29,7 @@ enum class platform_device { nic, dma_bench };
 // nic.peer, or what the workload needs: the echo peer (rr), a sink (stream_tx), a generator
 // sending toward the host (stream_rx, poisson).
 enum class nic_peer { echo, none, generator };
-enum class generator_kind { constant, poisson };
+enum class generator_kind { constant, poisson, pcap };
 
 struct platform_config {
     platform_device device = platform_device::nic;

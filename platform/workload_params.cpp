@@ -46,8 +46,13 @@ void declare_workload_params(core::param_registry& reg) {
                            "passthrough VMs only so far; stream_rx, poisson: a generator on the "
                            "wire sends workload.count frames to VM 0 at workload.rate (evenly "
                            "spaced, or with exponential gaps from sim.seed), which receives them "
-                           "(passthrough VM 0 only so far)")
-                    .with_choices({"rr", "stream_tx", "stream_rx", "poisson"}));
+                           "(passthrough VM 0 only so far); pcap: the frames of workload.pcap "
+                           "replayed toward VM 0 at their recorded spacing")
+                    .with_choices({"rr", "stream_tx", "stream_rx", "poisson", "pcap"}));
+    reg.declare(param_decl("workload.pcap", param_kind::string, "", "",
+                           "pcap: the capture to replay (Ethernet frames without FCS, as tcpdump "
+                           "and iovsim --pcap write them); each frame's destination becomes VM "
+                           "0's MAC"));
     reg.declare(param_decl("workload.rate", param_kind::real, "1000000", "frames/s",
                            "stream_rx, poisson: frames per second the generator sends (mean rate "
                            "for poisson); more than the wire carries queues at the generator")
@@ -93,9 +98,13 @@ workload_config make_workload_config(const core::param_tree& tree) {
     w.type = type == "stream_tx"   ? workload_type::stream_tx
              : type == "stream_rx" ? workload_type::stream_rx
              : type == "poisson"   ? workload_type::poisson
+             : type == "pcap"      ? workload_type::pcap
                                    : workload_type::rr;
     w.rate = tree.get_real("workload.rate");
     w.start = tree.get_time("workload.start");
+    w.pcap = tree.get_string("workload.pcap");
+    if (w.type == workload_type::pcap && w.pcap.empty())
+        throw core::config_error("workload.pcap: workload.type pcap needs a capture to replay");
     w.size = static_cast<std::uint32_t>(tree.get_bytes("workload.size"));
     w.count = static_cast<std::uint64_t>(tree.get_int("workload.count"));
     w.warmup = static_cast<std::uint64_t>(tree.get_int("workload.warmup"));
@@ -141,7 +150,19 @@ workload_config make_workload_config(const core::param_tree& tree) {
 }
 
 const char* to_string(workload_type t) {
-    return t == workload_type::stream_tx ? "stream_tx" : "rr";
+    switch (t) {
+        case workload_type::rr:
+            return "rr";
+        case workload_type::stream_tx:
+            return "stream_tx";
+        case workload_type::stream_rx:
+            return "stream_rx";
+        case workload_type::poisson:
+            return "poisson";
+        case workload_type::pcap:
+            return "pcap";
+    }
+    return "?";
 }
 
 const char* to_string(vm_mode m) {

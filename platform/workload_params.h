@@ -6,11 +6,13 @@
 // back) or stream_tx (each VM sends workload.count frames to a sink as fast as its TX ring
 // allows; passthrough VMs only so far), stream_rx / poisson (a generator on the wire sends
 // workload.count frames to VM 0 at workload.rate, evenly spaced or with exponential gaps, from
-// workload.start on; passthrough VM 0 only so far). No timing of its own; workload.think_time
+// workload.start on; passthrough VM 0 only so far), pcap (the frames of workload.pcap replayed
+// toward VM 0 at their recorded spacing). No timing of its own; workload.think_time
 // is the pause between a response and the next request.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "models/core/params.h"
@@ -29,7 +31,7 @@ struct vm_spec {
     cpu::delivery_mode interrupts = cpu::delivery_mode::posted;
     cpu::wait_mode wait = cpu::wait_mode::halt;
 };
-enum class workload_type { rr, stream_tx, stream_rx, poisson };
+enum class workload_type { rr, stream_tx, stream_rx, poisson, pcap };
 
 struct workload_config {
     vm_mode mode = vm_mode::passthrough;
@@ -41,6 +43,7 @@ struct workload_config {
     tick_t think_time = 0;
     double rate = 1e6;  // workload.rate: frames/s the generator sends (stream_rx, poisson)
     tick_t start = 200 * ticks_per_us;  // workload.start: when the generator begins
+    std::string pcap;                   // workload.pcap: the capture pcap replays
     // vm.count VMs (none with vm.mode bare-metal: then vm.count and vms.* are ignored).
     std::vector<vm_spec> vms;
 };
@@ -57,7 +60,7 @@ const char* to_string(vm_mode m);
 const char* to_string(workload_type t);
 // Whether the link partner generates the traffic and the host receives it.
 inline bool is_rx(workload_type t) {
-    return t == workload_type::stream_rx || t == workload_type::poisson;
+    return t == workload_type::stream_rx || t == workload_type::poisson || t == workload_type::pcap;
 }
 
 }  // namespace iovsim::platform

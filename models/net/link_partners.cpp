@@ -136,6 +136,12 @@ pcap_replay::pcap_replay(sc_core::sc_module_name name, const pcap_replay_params&
     SC_THREAD(run);
 }
 
+std::uint64_t pcap_replay::frames() const {
+    std::uint64_t n = 0;
+    for (const pcap_record& r : m_file.records) n += r.bytes.size() >= mac_header_bytes;
+    return n;
+}
+
 void pcap_replay::run() {
     if (m_file.records.empty()) return;
     const tick_t first = m_file.records.front().time;
@@ -147,6 +153,7 @@ void pcap_replay::run() {
         const tick_t at = std::max(m_p.start + (r.time >= first ? r.time - first : 0), now_ticks());
         wait_until(at);
         std::vector<std::uint8_t> f(r.bytes);
+        if (m_p.dst) std::copy(m_p.dst->bytes().begin(), m_p.dst->bytes().end(), f.begin());
         if (f.size() < min_frame_bytes - fcs_bytes) f.resize(min_frame_bytes - fcs_bytes);  // pad
         set_fcs(f, true);
         transmit(f, at);

@@ -11,7 +11,7 @@
 // - poisson_generator: the same with exponentially distributed gaps of mean 1 / `rate_fps`,
 //   from a std::mt19937_64 seeded with `seed` (the same seed gives the same times);
 // - pcap_replay: the records of a pcap file, at their recorded spacing from `start` (the first
-//   record goes at `start`), each given a fresh FCS.
+//   record goes at `start`), each given a fresh FCS (and, if asked, a new destination MAC).
 // Generated frames carry a 64-bit sequence number (little endian) in the first payload bytes,
 // the rest of the payload a byte pattern, EtherType 0x88B5 (local experimental).
 //
@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <systemc>
@@ -128,6 +129,9 @@ struct pcap_replay_params {
     wire_params wire;
     std::string path;
     tick_t start = 0;
+    // When set, every frame's destination MAC is rewritten to it (replaying a capture toward
+    // one receiver), before its FCS is computed.
+    std::optional<mac_address> dst;
 };
 
 // Reads the file at construction (std::runtime_error from read_pcap for a bad file). Records
@@ -137,6 +141,8 @@ public:
     SC_HAS_PROCESS(pcap_replay);
     pcap_replay(sc_core::sc_module_name name, const pcap_replay_params& p);
     std::uint64_t skipped() const { return m_skipped; }
+    // The frames it will send: records long enough to hold an Ethernet header.
+    std::uint64_t frames() const;
 
 private:
     void run();

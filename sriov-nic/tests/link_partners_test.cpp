@@ -143,6 +143,37 @@ TEST(link_partners, pcap_replay_keeps_spacing_and_bytes) {
     std::filesystem::remove(path);
 }
 
+// Replaying toward one receiver: the destination MAC is rewritten, the FCS computed over the new
+// bytes (so the frame equals the generated one with that destination and a fresh FCS).
+TEST(link_partners, pcap_replay_rewrites_the_destination) {
+    const std::string path = (std::filesystem::temp_directory_path() /
+                              ("iovsim_replay_dst_" + std::to_string(::getpid()) + ".pcap"))
+                                 .string();
+    generator_params g;
+    const auto a = generated_frame(g, 0);
+    {
+        pcap_writer w(path);
+        w.write(0, std::vector<std::uint8_t>(a.begin(), a.end() - 4));
+        w.write(1000 * ns, std::vector<std::uint8_t>(10, 0));  // too short: not a frame
+    }
+    pcap_replay_params p;
+    p.wire = ten_gig();
+    p.path = path;
+    p.dst = mac_address::from_u64(0x020000010000ull);
+    pcap_replay rep("rep", p);
+    EXPECT_EQ(rep.frames(), 1u);
+    recorder rx("rx");
+    rep.wire_out.bind(rx.in);
+    rx.out.bind(rep.wire_in);
+    sc_core::sc_start();
+    ASSERT_EQ(rx.frames.size(), 1u);
+    generator_params to = g;
+    to.dst = *p.dst;
+    EXPECT_EQ(rx.frames[0].second, generated_frame(to, 0));
+    EXPECT_TRUE(fcs_ok(rx.frames[0].second));
+    std::filesystem::remove(path);
+}
+
 TEST(link_partners, bad_fcs_is_counted_not_echoed_and_bad_parameters_throw) {
     echo_peer peer("peer");
     recorder rx("rx");
