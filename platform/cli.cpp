@@ -162,11 +162,22 @@ int cmd_config(const run_options& o) {
 
 // Enumerates, runs the PF driver (nic.num_vfs VFs) and dumps every function, the VFs read
 // through ECAM like the others.
+// The commands build the platform whole: root port 0 needs one of the built-in devices.
+void require_builtin_device(const platform_config& c) {
+    if (c.device == platform_device::external) {
+        throw core::config_error(
+            "pcie.device: external leaves root port 0 for a library user's own device model; "
+            "the iovsim commands need nic or dmabench");
+    }
+}
+
 int cmd_lspci(const run_options& o) {
     core::param_registry reg;
     declare_platform_params(reg);
     const core::param_tree tree = load_tree(reg, o);
-    host_platform p(make_platform_config(tree));
+    const platform_config config = make_platform_config(tree);
+    require_builtin_device(config);
+    host_platform p(config);
     std::string dump;
     p.cpu.run([&p, &dump](host_cpu& cpu) {
         const auto found = p.enumerate();
@@ -202,6 +213,7 @@ int cmd_nicbench(const run_options& o, bool pcap) {
     if (!o.config.empty()) tree.load_file(o.config);
     for (const std::string& s : o.sets) tree.set(s);
     const platform_config config = make_platform_config(tree);
+    require_builtin_device(config);
     const nicbench_config bc = make_nicbench_config(tree);
     const std::filesystem::path out = make_out_dir(o.out);
     host_platform p(config);

@@ -123,6 +123,7 @@ host_platform::host_platform(const platform_config& c)
         link(translation->out, memory.device_socket, "probe_memory", at_memory);
         link(rc.irq_socket, irq_target, "probe_interrupt", on_interrupt);
     }
+    if (c.device == platform_device::external) return;  // the user binds root port 0
     if (c.device == platform_device::dma_bench) {
         endpoint = std::make_unique<pcie::dma_endpoint>("dma_endpoint", c.endpoint);
         rc.downstream.bind(endpoint->link_in);

@@ -7,7 +7,8 @@
 //
 // The device on root port 0 is platform_config::device: the SR-IOV NIC (the default platform),
 // its wire port cabled to the link partner nic.peer (an echo peer, or a terminator that counts
-// and drops what it receives), or the DMA bench endpoint (the dmabench platform). The NIC's PF
+// and drops what it receives), or the DMA bench endpoint (the dmabench platform), or nothing
+// (external: the library user binds their own model to rc.downstream / rc.upstream). The NIC's PF
 // is built at 01:00.0, the routing ID enumeration gives device 0 below root port 0;
 // check_nic_placement() confirms it after enumeration. Builds and binds only; behaviour lives in
 // the models.

@@ -95,9 +95,10 @@ void declare_platform_params(core::param_registry& reg) {
                     .with_min("1")
                     .with_max("31"));
     reg.declare(d("pcie.device", param_kind::enumeration, "nic", "",
-                  "Device on root port 0: nic (the SR-IOV NIC, cabled to nic.peer) or dmabench "
-                  "(the DMA bench endpoint; `iovsim dmabench` always uses it)")
-                    .with_choices({"nic", "dmabench"}));
+                  "Device on root port 0: nic (the SR-IOV NIC, cabled to nic.peer), dmabench "
+                  "(the DMA bench endpoint; `iovsim dmabench` always uses it) or external "
+                  "(none: a library user binds their own model there)")
+                    .with_choices({"nic", "dmabench", "external"}));
     reg.declare(d("pcie.rc.mmio_latency", param_kind::time, "60ns", "ns",
                   "CPU core to root port (and back) for MMIO and configuration accesses")
                     .with_max("10us"));
@@ -378,8 +379,10 @@ platform_config make_platform_config(const core::param_tree& tree) {
     c.endpoint.link_gen = l.gen;
     c.endpoint.link_lanes = l.lanes;
 
-    c.device = tree.get_string("pcie.device") == "dmabench" ? platform_device::dma_bench
-                                                            : platform_device::nic;
+    const std::string device = tree.get_string("pcie.device");
+    c.device = device == "dmabench"   ? platform_device::dma_bench
+               : device == "external" ? platform_device::external
+                                      : platform_device::nic;
     nic::nic_params& np = c.nic;
     np.pf_id = pcie::routing_id{1, 0, 0};  // root port 0's secondary bus, device 0, function 0
     np.functions.sriov.total_vfs = static_cast<std::uint16_t>(tree.get_int("nic.total_vfs"));

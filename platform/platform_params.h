@@ -23,7 +23,10 @@ namespace iovsim::platform {
 // `iovsim nicbench`, the coming `iovsim run`) carries the SR-IOV NIC; `iovsim dmabench` (and the
 // no-argument default, which runs a short DMA bench) sets pcie.device=dmabench, the DMA bench
 // endpoint.
-enum class platform_device { nic, dma_bench };
+// external: nothing is built there; a library user binds their own device model to root port 0
+// (rc.downstream → the device's link_in, its link_out → rc.upstream: the sockets the NIC and the
+// DMA bench use) before the simulation starts.
+enum class platform_device { nic, dma_bench, external };
 
 // The NIC's link partner on the wire (nic.peer).
 // nic.peer, or what the workload needs: the echo peer (rr), a sink (stream_tx), a generator
