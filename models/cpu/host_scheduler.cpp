@@ -41,7 +41,7 @@ void host_scheduler::observer::done(thread_id t, const job& j, tick_t when) {
     ++s.jobs;
     s.wait_ticks += when - j.at - j.work;
     self->m_pending.erase(j.id);
-    self->m_done[j.id] = when;
+    if (self->m_released.erase(j.id) == 0) self->m_done[j.id] = when;
 }
 
 void host_scheduler::observer::preempted(thread_id t) { ++self->m_threads[t].stats.preemptions; }

@@ -32,6 +32,7 @@
 #include <map>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "models/core/units.h"
@@ -73,8 +74,11 @@ public:
     // later submissions may only move it later. std::invalid_argument for an unknown job or one
     // already completed.
     tick_t start(job_id job) const;
-    // Forgets a job whose completion is final, to bound memory (optional).
-    void release(job_id job) { m_done.erase(job); }
+    // Forgets a job whose completion the caller has (its final completion), to bound memory
+    // (optional): if the scheduler has not recorded it yet, it will not.
+    void release(job_id job) {
+        if (m_done.erase(job) == 0) m_released.insert(job);
+    }
     tick_t run(thread_id thread, tick_t at, tick_t work) {
         return completion(submit(thread, at, work));
     }
@@ -157,6 +161,7 @@ private:
     std::vector<thread_info> m_threads;
     std::unordered_map<job_id, thread_id> m_pending;  // job -> owner, not yet final
     std::unordered_map<job_id, tick_t> m_done;        // final completions
+    std::unordered_set<job_id> m_released;            // released before recorded: never record
     job_id m_next_job = 1;
     std::uint64_t m_late = 0;
 };

@@ -29,6 +29,23 @@ TEST(HostScheduler, OneThreadRunsItsWorkInOrder) {
     EXPECT_EQ(s.run(t, 1000, 10), 1010u);
 }
 
+// A job released before the scheduler recorded its completion is forgotten for good: asking
+// for it afterwards is an unknown job (and nothing of it is kept: memory stays bounded).
+TEST(HostScheduler, ReleasedJobsAreForgotten) {
+    host_scheduler s(params(1, 3 * ms));
+    const thread_id t = s.add_thread("vcpu0", 0);
+    const job_id a = s.submit(t, 0, 10 * us);
+    EXPECT_EQ(s.completion(a), 10 * us);  // worked out on a copy: not recorded yet
+    s.release(a);
+    s.submit(t, 20 * us, 10 * us);  // the core moves past `a`
+    EXPECT_THROW(s.completion(a), std::invalid_argument);
+    const job_id b = s.submit(t, 40 * us, 1 * us);
+    s.submit(t, 50 * us, 1 * us);  // `b` is recorded now
+    EXPECT_EQ(s.completion(b), 41 * us);
+    s.release(b);
+    EXPECT_THROW(s.completion(b), std::invalid_argument);
+}
+
 TEST(HostScheduler, ThreadsOnDifferentCoresDoNotInterfere) {
     host_scheduler s(params(2, 3 * ms));
     const thread_id vcpu = s.add_thread("vcpu0", 0);
