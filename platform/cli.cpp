@@ -307,6 +307,7 @@ struct workload_figures {
             begin = std::min(begin, s.first_measured);
             end = std::max(end, s.last);
         }
+        if (!vm) return;  // bare metal: no exits
         for (std::size_t i = 0; i < cpu::exit_reason_count; ++i)
             exits[i] += vm->measured_exits(cpu::all_exit_reasons[i]);
     }
@@ -472,7 +473,9 @@ int cmd_run(const run_options& o, const run_outputs& want) {
     }
     rr_result bare;
     std::unique_ptr<vm_set> vms;
-    if (w.mode == vm_mode::bare_metal)
+    if (w.mode == vm_mode::bare_metal && stream)
+        install_bare_metal_stream(p, w, bare);
+    else if (w.mode == vm_mode::bare_metal)
         install_bare_metal_rr(p, w, acc, bare);
     else
         vms = std::make_unique<vm_set>(p, w, acc);
@@ -516,7 +519,9 @@ int cmd_run(const run_options& o, const run_outputs& want) {
     acc.publish(stats);
     // The run's figures, and with several VMs each VM's under vms.N.
     workload_figures all;
-    if (!vms) {
+    if (!vms && stream) {
+        all.add_stream(bare, p.terminator->from(pf_mac()), nullptr);  // bare metal: no exits
+    } else if (!vms) {
         all.add(bare, acc.measured(), nullptr);
     } else {
         for (std::size_t i = 0; i < vms->size(); ++i) {

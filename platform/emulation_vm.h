@@ -19,6 +19,17 @@
 // STATUS flush, EOI, TX and RX cleanup, RDT refill when a buffer was used, IMS, STATUS flush: all
 // register accesses are exits to the VMM); the response compared with the request's echo.
 //
+// stream_tx (vm_rr.h): after open() the guest transmits workload.count frames of workload.size
+// bytes from guest_mac() to peer_mac() as fast as the e1000's TX ring (8 descriptors: 7 in use
+// at most) allows: xmit() for each (a TDT write: an exit in which the VMM's device sends the
+// frame to the tap and raises TXDW); when the ring is full (NETDEV_TX_BUSY) the driver takes
+// the pending interrupt (the TXDW of the batch) and its handler cleans the TX ring, then xmit
+// goes on. So per 7 frames: 7 TDT exits and the handler's ICR, IMC, STATUS, IMS, STATUS exits
+// (and the EOI's, unless posted or APICv). The host bridge sends each frame through the PF
+// (host.stack.tx each) and the sink on the wire counts them. The measured window opens at frame
+// workload.warmup and closes after the last TDT exit; the run ends once the sink has every frame
+// (when_sink_has, rr_workload.h), or when none has come for 1 ms.
+//
 // Accounting: `guest` from the request's first byte; the vCPU's exits (exit, vmm for the
 // device's work on the vCPU's thread); host_stack when the tap gets the frame, pcie at the PF's
 // TDT; the NIC, wire and peer, back through the PF to host_stack at its interrupt; vmm when the
@@ -62,6 +73,7 @@ public:
 
 private:
     void guest(cpu::guest_context& g);
+    void stream_tx(cpu::guest_context& g);
     std::string where() const override;
 
     int m_region = -1;

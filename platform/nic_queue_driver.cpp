@@ -159,25 +159,45 @@ std::uint64_t msix_entry_address(host_cpu& cpu, pcie::routing_id id, std::uint64
     return bar3 + (table & ~7u) + entry * 16;
 }
 
-void enable_rx_interrupt(host_cpu& cpu, pcie::routing_id id, const nic_queues& q,
-                         std::uint8_t apic_vector, const std::string& who) {
-    const std::uint64_t entry = msix_entry_address(cpu, id, q.bar3, rx_vector, who);
-    cpu.mmio_write32(entry + 0, 0xfee00000);  // Message Address: destination APIC ID 0
-    cpu.mmio_write32(entry + 4, 0);
-    cpu.mmio_write32(entry + 8, apic_vector);
-    cpu.mmio_write32(entry + 12, 0);  // unmasked
+void enable_interrupt(host_cpu& cpu, pcie::routing_id id, const nic_queues& q, unsigned entry,
+                      std::uint8_t apic_vector, std::uint32_t causes, const std::string& who) {
+    const std::uint64_t e = msix_entry_address(cpu, id, q.bar3, entry, who);
+    cpu.mmio_write32(e + 0, 0xfee00000);  // Message Address: destination APIC ID 0
+    cpu.mmio_write32(e + 4, 0);
+    cpu.mmio_write32(e + 8, apic_vector);
+    cpu.mmio_write32(e + 12, 0);  // unmasked
     const std::uint16_t cap = pcie::enumerator::find_capability(cpu, id, pcie::cap_id::msix);
     cpu.config_write(id, cap + pcie::msix_reg::message_control, 2, pcie::msix_reg::enable);
-    cpu.mmio_write32(q.bar0 + ims, icr_bits::rxt);
+    cpu.mmio_write32(q.bar0 + ims, causes);
+}
+
+void enable_rx_interrupt(host_cpu& cpu, pcie::routing_id id, const nic_queues& q,
+                         std::uint8_t apic_vector, const std::string& who) {
+    enable_interrupt(cpu, id, q, rx_vector, apic_vector, icr_bits::rxt, who);
+}
+
+void enable_tx_interrupt(host_cpu& cpu, pcie::routing_id id, const nic_queues& q,
+                         std::uint8_t apic_vector, const std::string& who) {
+    enable_interrupt(cpu, id, q, tx_vector, apic_vector, icr_bits::txdw, who);
+}
+
+void remap_interrupt(host_cpu& cpu, iommu::driver& drv, pcie::routing_id id, const nic_queues& q,
+                     unsigned entry, std::uint8_t apic_vector, unsigned irte,
+                     const std::string& who) {
+    drv.set_irte(irte, iommu::make_remapped_irte(0, apic_vector, {id.value(), 0, 1}));
+    const std::uint64_t e = msix_entry_address(cpu, id, q.bar3, entry, who);
+    cpu.mmio_write32(e + 0, iommu::make_remappable_msi_address(static_cast<std::uint16_t>(irte)));
+    cpu.mmio_write32(e + 8, 0);  // subhandle 0: the handle is the IRTE index
 }
 
 void remap_rx_interrupt(host_cpu& cpu, iommu::driver& drv, pcie::routing_id id, const nic_queues& q,
                         std::uint8_t apic_vector, unsigned irte, const std::string& who) {
-    drv.set_irte(irte, iommu::make_remapped_irte(0, apic_vector, {id.value(), 0, 1}));
-    const std::uint64_t entry = msix_entry_address(cpu, id, q.bar3, rx_vector, who);
-    cpu.mmio_write32(entry + 0,
-                     iommu::make_remappable_msi_address(static_cast<std::uint16_t>(irte)));
-    cpu.mmio_write32(entry + 8, 0);  // subhandle 0: the handle is the IRTE index
+    remap_interrupt(cpu, drv, id, q, rx_vector, apic_vector, irte, who);
+}
+
+void remap_tx_interrupt(host_cpu& cpu, iommu::driver& drv, pcie::routing_id id, const nic_queues& q,
+                        std::uint8_t apic_vector, unsigned irte, const std::string& who) {
+    remap_interrupt(cpu, drv, id, q, tx_vector, apic_vector, irte, who);
 }
 
 std::vector<std::uint8_t> make_frame(net::mac_address dst, net::mac_address src,

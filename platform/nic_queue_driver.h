@@ -24,7 +24,8 @@ namespace iovsim::platform {
 
 inline constexpr std::uint32_t nic_queue_ring = 64;       // descriptors per ring
 inline constexpr std::uint64_t nic_queue_buffer = 0x800;  // RXBUFSZ reset value: 2 KiB
-inline constexpr unsigned host_pf_irte = 64;  // the PF's RX interrupt under remapping (VMs: 0..)
+inline constexpr unsigned host_pf_irte = 64;     // the PF's RX interrupt under remapping (VMs: 0..)
+inline constexpr unsigned host_pf_tx_irte = 65;  // the PF's TX interrupt under remapping
 
 struct nic_queues {
     std::uint64_t bar0 = 0, bar3 = 0;
@@ -148,14 +149,27 @@ std::uint64_t msix_entry_address(host_cpu& cpu, pcie::routing_id id, std::uint64
 
 // With interrupt remapping on (Linux gives every MSI an IRTE and programs the device with the
 // remappable format; a compatibility-format message would be blocked): IRTE `irte` remaps the
-// function's RX vector to APIC 0, `apic_vector`, source-ID checked, and the function's MSI-X
-// entry gets the remappable address of that IRTE. After enable_rx_interrupt().
+// function's MSI-X vector `entry` (nic::nic_reg::rx_vector or tx_vector) to APIC 0,
+// `apic_vector`, source-ID checked, and that MSI-X entry gets the remappable address of the
+// IRTE. After enable_interrupt(). remap_rx_interrupt / remap_tx_interrupt: for the RX and TX
+// vectors.
+void remap_interrupt(host_cpu& cpu, iommu::driver& drv, pcie::routing_id id, const nic_queues& q,
+                     unsigned entry, std::uint8_t apic_vector, unsigned irte,
+                     const std::string& who);
 void remap_rx_interrupt(host_cpu& cpu, iommu::driver& drv, pcie::routing_id id, const nic_queues& q,
                         std::uint8_t apic_vector, unsigned irte, const std::string& who);
+void remap_tx_interrupt(host_cpu& cpu, iommu::driver& drv, pcie::routing_id id, const nic_queues& q,
+                        std::uint8_t apic_vector, unsigned irte, const std::string& who);
 
-// Points the function's RX MSI-X vector at APIC 0 with `apic_vector`, unmasks it, enables
-// MSI-X and the RX interrupt cause. Throws naming `who` if the table is missing or not in BAR3.
+// Points the function's MSI-X vector `entry` at APIC 0 with `apic_vector`, unmasks it, enables
+// MSI-X and sets IMS to `causes` (nic::nic_reg::icr_bits). Throws naming `who` if the table is
+// missing or not in BAR3. enable_rx_interrupt: the RX vector and the RX cause (RXT);
+// enable_tx_interrupt: the TX vector and the TX cause (TXDW).
+void enable_interrupt(host_cpu& cpu, pcie::routing_id id, const nic_queues& q, unsigned entry,
+                      std::uint8_t apic_vector, std::uint32_t causes, const std::string& who);
 void enable_rx_interrupt(host_cpu& cpu, pcie::routing_id id, const nic_queues& q,
+                         std::uint8_t apic_vector, const std::string& who);
+void enable_tx_interrupt(host_cpu& cpu, pcie::routing_id id, const nic_queues& q,
                          std::uint8_t apic_vector, const std::string& who);
 
 // A test frame of `bytes` (FCS excluded): the MACs, EtherType 0x88B5 (local experimental), the

@@ -477,20 +477,6 @@ std::uint64_t vm_ram_hpa(const workload_config& w, unsigned n) {
     return a;
 }
 
-namespace {
-
-// Whether every sender of `w` can stream (one line per mode while the others are built).
-bool stream_tx_runs(const workload_config& w) {
-    if (w.mode == vm_mode::bare_metal) return false;  // until rr_workload streams
-    for (const vm_spec& v : w.vms) {
-        if (v.mode == vm_mode::virtio) return false;     // until virtio_vm streams
-        if (v.mode == vm_mode::emulation) return false;  // until emulation_vm streams
-    }
-    return true;
-}
-
-}  // namespace
-
 void check_vm_resources(const platform_config& c) {
     const workload_config& w = c.workload;
     unsigned passthrough = 0;
@@ -513,11 +499,6 @@ void check_vm_resources(const platform_config& c) {
             "workload.type: {} runs with one VM in passthrough mode only so far (vm.count 1, "
             "vm.mode passthrough)",
             to_string(w.type)));
-    }
-    if (w.type == workload_type::stream_tx && !stream_tx_runs(w)) {
-        throw core::config_error(
-            "workload.type: stream_tx runs in passthrough VMs only so far (vm.mode / vms.N.mode "
-            "bare-metal, virtio and emulation: use rr)");
     }
     if (bridged && c.iommu_enabled && c.iommu_driver.mode != iommu::host_mode::pt) {
         throw core::config_error(

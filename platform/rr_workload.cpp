@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "models/core/sc_glue.h"
 #include "models/pcie/capabilities.h"
 #include "platform/nic_queue_driver.h"
 #include "platform/nicbench.h"
@@ -67,7 +68,6 @@ void open_pf(host_cpu& cpu, pf_view& v) {
     } else {
         open_queues(bus, v, "run: the PF");
     }
-    enable_rx_interrupt(cpu, v.id, v, rr_vector, "run: the PF");
 }
 
 // The IOMMU driver's work on the packet's path: the host stack's own (its invalidation queue
@@ -143,6 +143,90 @@ void round_trip(host_platform& p, pf_view& v, const workload_config& w, std::uin
     recycle_rx_at(bus, v, iova);
 }
 
+// The PF's probe as the host driver does it (see the file comment): enumeration, its MAC, its
+// BARs and queue region, with the IOMMU the driver's init and the PF attached per
+// iommu.host_mode; then its queues opened.
+void probe_pf(host_platform& p, host_cpu& cpu, pf_view& v) {
+    const auto found = p.enumerate();
+    const pcie::enumerated_function& pf = p.nic_pf(found);
+    p.nic->set_mac(0, pf_mac());
+    v.id = pf.id;
+    v.bar0 = bar_address(pf, 0);
+    v.bar3 = bar_address(pf, 3);
+    v.region = p.config().map.dram_high.base + 0x1000'0000;
+    if (p.iommu) {
+        // As Linux at boot: the IOMMU driver enables translation, then the PF's probe
+        // attaches it per iommu.host_mode.
+        iommu::driver& drv = *p.iommu_driver;
+        drv.init();
+        drv.setup_interrupt_remapping();
+        drv.attach_host_device(pf.id.value());
+        if (drv.params().mode != iommu::host_mode::pt) v.dma = &drv;
+    }
+    open_pf(cpu, v);
+}
+
+// Reaps TX completions in ring order: every frame the NIC wrote back as done (DD), its buffer
+// unmapped when it was mapped. Returns how many.
+std::uint64_t reap_tx(queue_bus& bus, pf_view& v, std::uint64_t done, std::uint64_t posted) {
+    std::uint64_t n = 0;
+    while (done + n < posted &&
+           tx_done(bus, v, static_cast<std::uint32_t>((done + n) % nic_queue_ring))) {
+        if (v.dma) {
+            v.unmap(v.tx_pending.front().iova, v.tx_pending.front().bytes);
+            v.tx_pending.pop_front();
+        }
+        ++n;
+    }
+    return n;
+}
+
+void stream(host_platform& p, pf_view& v, const workload_config& w, tick_t timeout,
+            rr_result& out) {
+    host_cpu& cpu = p.cpu;
+    host_queue_bus bus(cpu);
+    const std::uint32_t bytes = w.size - 4;  // the FCS is the NIC's
+    std::uint64_t posted = 0, done = 0;
+    std::uint64_t seen = p.interrupts.count(stream_tx_vector);
+    while (done < w.count) {
+        bool rang = false;
+        while (posted < w.count && posted - done < nic_queue_ring - 1) {
+            if (posted == w.warmup) out.measured_begin = cpu.now();
+            const auto frame = make_frame(peer_mac(), pf_mac(), bytes, posted);
+            if (v.dma) {
+                // dma_map_single() of the frame (to-device: read only), unmapped at completion.
+                const std::uint32_t slot = v.tx_tail;
+                const std::uint64_t iova = v.map(v.tx_buf(slot), bytes, iommu::perm_r);
+                post_tx_at(bus, v, frame, iova);
+                v.tx_pending.push_back(tx_in_flight{slot, iova, bytes});
+            } else {
+                post_tx(bus, v, frame);
+            }
+            ++posted;
+            ++out.sent;
+            rang = true;
+        }
+        if (rang) ring_tx(bus, v);
+        // Asleep until the TX completion interrupt (one that came while reaping counts: its
+        // frames may not have been reaped yet).
+        while (p.interrupts.count(stream_tx_vector) == seen) {
+            if (!cpu.wait_for(p.interrupts.event(stream_tx_vector), timeout)) {
+                throw std::runtime_error(fmt::format(
+                    "run: no TX completion within {} us with {} of {} frames done ({} posted; "
+                    "PF tx_frames {}, wire tx {}, sink {})",
+                    ticks_to_ns(timeout) / 1000, done, w.count, posted,
+                    p.nic->stats(0).tx_frames.value(), p.nic->wire_tx_frames(),
+                    p.terminator->rx_frames()));
+            }
+        }
+        seen = p.interrupts.count(stream_tx_vector);
+        bus.mmio_write32(v.bar0 + icr, icr_bits::txdw);  // W1C
+        done += reap_tx(bus, v, done, posted);
+    }
+    out.measured_end = cpu.now();
+    out.received = out.verified = 0;  // the sink counts what arrives
+}
+
 }  // namespace
 
 void install_bare_metal_rr(host_platform& p, const workload_config& w, core::accountant& acc,
@@ -153,32 +237,47 @@ void install_bare_metal_rr(host_platform& p, const workload_config& w, core::acc
         throw std::invalid_argument("run: the platform was built without packet accounting");
     p.timeline.attach(&acc);
     p.cpu.run([&p, w, &out, timeout](host_cpu& cpu) {
-        const auto found = p.enumerate();
-        const pcie::enumerated_function& pf = p.nic_pf(found);
-        p.nic->set_mac(0, pf_mac());
         pf_view v;
-        v.id = pf.id;
-        v.bar0 = bar_address(pf, 0);
-        v.bar3 = bar_address(pf, 3);
-        v.region = p.config().map.dram_high.base + 0x1000'0000;
-        if (p.iommu) {
-            // As Linux at boot: the IOMMU driver enables translation, then the PF's probe
-            // attaches it per iommu.host_mode.
-            iommu::driver& drv = *p.iommu_driver;
-            drv.init();
-            drv.setup_interrupt_remapping();
-            drv.attach_host_device(pf.id.value());
-            if (drv.params().mode != iommu::host_mode::pt) v.dma = &drv;
-        }
-        open_pf(cpu, v);
+        probe_pf(p, cpu, v);
+        enable_rx_interrupt(cpu, v.id, v, rr_vector, "run: the PF");
         if (p.iommu)
-            remap_rx_interrupt(cpu, *p.iommu_driver, pf.id, v, rr_vector, host_pf_irte,
+            remap_rx_interrupt(cpu, *p.iommu_driver, v.id, v, rr_vector, host_pf_irte,
                                "run: the PF");
         sc_core::sc_event never;
         for (std::uint64_t seq = 0; seq < w.count; ++seq) {
             round_trip(p, v, w, seq, timeout, out);
             if (w.think_time) cpu.wait_for(never, w.think_time);
         }
+    });
+}
+
+void install_bare_metal_stream(host_platform& p, const workload_config& w, rr_result& out,
+                               tick_t timeout) {
+    if (!p.nic || !p.terminator)
+        throw std::invalid_argument("run: the platform needs the NIC and the sink (nic.peer none)");
+    p.cpu.run([&p, w, &out, timeout](host_cpu& cpu) {
+        pf_view v;
+        probe_pf(p, cpu, v);
+        enable_tx_interrupt(cpu, v.id, v, stream_tx_vector, "run: the PF");
+        if (p.iommu)
+            remap_tx_interrupt(cpu, *p.iommu_driver, v.id, v, stream_tx_vector, host_pf_tx_irte,
+                               "run: the PF");
+        stream(p, v, w, timeout, out);
+    });
+}
+
+void when_sink_has(const wire_terminator& sink, net::mac_address src, std::uint64_t frames,
+                   std::function<void()> then, tick_t limit, tick_t poll) {
+    sc_core::sc_spawn([&sink, src, frames, then = std::move(then), limit, poll] {
+        std::uint64_t got = sink.from(src).frames;
+        tick_t progress = now_ticks();  // when `got` last grew
+        while (got < frames && now_ticks() - progress < limit) {
+            sc_core::wait(to_sc_time(poll));
+            const std::uint64_t n = sink.from(src).frames;
+            if (n != got) progress = now_ticks();
+            got = n;
+        }
+        then();
     });
 }
 

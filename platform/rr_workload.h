@@ -1,5 +1,5 @@
-// The request/response workload (workload.type rr) on bare metal: the host's own driver on the
-// NIC's PF, no VM (vm.mode bare-metal).
+// The workloads on bare metal: the host's own driver on the NIC's PF, no VM (vm.mode
+// bare-metal): request/response (workload.type rr) and TX streaming (stream_tx, below).
 //
 // The host CPU (host_cpu.h, the stand-in: its driver code costs no instruction time, only its
 // memory and MMIO accesses cost what memory and the root complex charge) enumerates the
@@ -40,14 +40,28 @@
 // reap and unmap, and giving the RX slot back (map, descriptor, RDT) run after the packet
 // completes, between round trips.
 //
-// Leaves out: ISR entry and softirq costs (no host core model here yet), more than one frame in
-// flight, TX completion reclaim without an IOMMU domain (the TX ring is reused in order; one
-// frame in flight), the CPU time of the DMA API's bookkeeping beyond the IOMMU driver's table
-// writes and invalidations (IOVA allocation is a bump allocator that costs nothing), refilling
-// RX in batches (ixgbe refills 16 at a time; here each slot as soon as it is read).
+// stream_tx (install_bare_metal_stream): the same probe and open (IOMMU, host_mode and DMA
+// domain as above), then the PF's TX MSI-X vector (nic::nic_reg::tx_vector) aimed at APIC 0,
+// vector stream_tx_vector, and the TX cause (TXDW) enabled — remapped through IRTE
+// host_pf_tx_irte with the IOMMU on. The driver keeps up to nic_queue_ring - 1 frames of
+// workload.size bytes from pf_mac() to peer_mac() posted: it fills every free slot (lazy, strict:
+// each buffer dma_map_single()d before its descriptor is written), writes TDT once for the
+// batch, sleeps until the TX completion interrupt, acknowledges it (ICR, write 1 to clear), and
+// reaps in ring order every descriptor the NIC wrote back with DD (lazy, strict: unmapping each
+// buffer), then posts again. The frames go to the sink on the wire (nic.peer none), which counts
+// them and times them; rr_result's measured window runs from posting frame workload.warmup to
+// the last completion reaped; `received` and `verified` stay 0 (the sink has the count). No
+// packet accounting: frames overlap, none is a packet from a request to its response.
+//
+// Leaves out: ISR entry and softirq costs (no host core model here yet), for rr more than one
+// frame in flight and TX completion reclaim without an IOMMU domain (the TX ring is reused in
+// order; one frame in flight), the CPU time of the DMA API's bookkeeping beyond the IOMMU driver's
+// table writes and invalidations (IOVA allocation is a bump allocator that costs nothing),
+// refilling RX in batches (ixgbe refills 16 at a time; here each slot as soon as it is read).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "models/core/accountant.h"
 #include "platform/host_platform.h"
@@ -55,7 +69,8 @@
 
 namespace iovsim::platform {
 
-inline constexpr std::uint8_t rr_vector = 0x40;  // the PF's RX vector at APIC 0
+inline constexpr std::uint8_t rr_vector = 0x40;         // the PF's RX vector at APIC 0
+inline constexpr std::uint8_t stream_tx_vector = 0x48;  // the PF's TX vector at APIC 0 (stream_tx)
 
 struct rr_result {
     std::uint64_t sent = 0;
@@ -70,5 +85,19 @@ struct rr_result {
 // `timeout` stops the program with a std::runtime_error saying which packet and where it is.
 void install_bare_metal_rr(host_platform& p, const workload_config& w, core::accountant& acc,
                            rr_result& out, tick_t timeout = 10 * ticks_per_ms);
+// Installs stream_tx as the CPU's program (the program returns when every frame's completion is
+// reaped; the simulation then stops). std::invalid_argument if the platform has no NIC or no
+// sink (nic.peer none). A TX completion interrupt that does not come within `timeout` stops the
+// program with a std::runtime_error saying how far it got.
+void install_bare_metal_stream(host_platform& p, const workload_config& w, rr_result& out,
+                               tick_t timeout = 10 * ticks_per_ms);
+
+// For a streaming sender whose frames are still on their way when it has handed the last one
+// over (a VM's through vhost or the VMM's device, the host bridge and the PF): call from a
+// running process. A watcher calls `then` once `sink` has `frames` frames from `src`, or once
+// no new one has come for `limit` (some were lost on the way), checking every `poll`.
+void when_sink_has(const wire_terminator& sink, net::mac_address src, std::uint64_t frames,
+                   std::function<void()> then, tick_t limit = ticks_per_ms,
+                   tick_t poll = ticks_per_us);
 
 }  // namespace iovsim::platform

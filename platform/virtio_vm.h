@@ -23,6 +23,17 @@
 // response taken from the RX ring and checked. Re-enabling RX interrupts (NAPI complete) runs
 // after the round trip ends.
 //
+// stream_tx (vm_rr.h): after init the guest transmits workload.count frames of workload.size
+// bytes from guest_mac() to peer_mac() as fast as the TX virtqueue allows: each through the
+// driver's transmit (Linux's start_xmit: reclaim what vhost has used, the frame into a buffer,
+// the kick only when vhost asked for one: with event idx, vhost re-arms notifications once per
+// drain); when the ring is full the guest polls the used ring (reclaim_tx) until vhost frees a
+// buffer. vhost drains the ring on each wake-up and hands the frames to the tap when its work is
+// done; the host bridge sends them one by one through the PF (host.stack.tx each), and the sink
+// on the wire counts them. The measured window opens at frame workload.warmup and closes when
+// vhost has used every buffer; the run ends once the sink has every frame (when_sink_has,
+// rr_workload.h), or when none has come for 1 ms.
+//
 // TX completions: the driver reclaims finished TX buffers when it transmits (Linux's
 // virtio_net with napi_tx off), and the TX queue has no MSI-X vector (VIRTIO_MSI_NO_VECTOR): a
 // TX interrupt vhost signals reaches no guest vector and is counted, not delivered.
@@ -35,6 +46,7 @@
 // checked the response.
 //
 // Leaves out: the user-space backend (virtio.backend vmm: QEMU's virtio-net without vhost), the
+// TX interrupt a real driver enables when its queue stops (stream_tx polls the used ring), the
 // device's MSI-X table in BAR1 (the queue's vector index maps to the guest vector directly),
 // the guest's PCI probe of the device, interrupts preempting the program.
 #pragma once
@@ -84,6 +96,7 @@ public:
 
 private:
     void guest(cpu::guest_context& g);
+    void stream_tx(cpu::guest_context& g, virtio::guest_env& env, virtio::virtio_net_driver& drv);
     void interrupt(std::uint16_t queue, tick_t at);
     std::string where() const override;
 

@@ -260,6 +260,14 @@ void host_bridge_net::serve(host_cpu& cpu) {
             const port* from = port_of(f, true);
             const unsigned vm = from ? from->vm : 0;
             if (m_tx_cost) cpu.wait_for(never, m_tx_cost);
+            // The PF's ring holds nic_queue_ring - 1 frames: reap what the NIC wrote back (DD)
+            // and, while it is still full, look again a microsecond later.
+            while (m_tx_frames - m_tx_reaped == nic_queue_ring - 1) {
+                if (tx_done(bus, m_pf, static_cast<std::uint32_t>(m_tx_reaped % nic_queue_ring)))
+                    ++m_tx_reaped;
+                else
+                    cpu.wait_for(never, ticks_per_us);
+            }
             m_p.set_pf_owner(vm);  // the PF's DMA of this frame is this VM's packet's
             post_tx(bus, m_pf, f);
             m_p.timeline_of(vm).mark(cpu.now(), stage::pcie);

@@ -209,6 +209,7 @@ private:
     sc_core::sc_event m_tx_event;
     tick_t m_tx_cost = 0, m_rx_cost = 0;
     std::uint64_t m_tx_frames = 0, m_rx_frames = 0, m_rx_errors = 0, m_rx_unknown = 0;
+    std::uint64_t m_tx_reaped = 0;  // the PF's TX descriptors seen done (DD), in ring order
 };
 
 // See the file comment.

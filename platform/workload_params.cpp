@@ -43,7 +43,7 @@ void declare_workload_params(core::param_registry& reg) {
                            "rr: request/response ping-pong with the echo peer, one frame in "
                            "flight; stream_tx: each VM sends workload.count frames as fast as its "
                            "TX ring allows to a sink on the wire (nic.peer is then none); "
-                           "passthrough VMs only so far; stream_rx, poisson: a generator on the "
+                           "stream_rx, poisson: a generator on the "
                            "wire sends workload.count frames to VM 0 at workload.rate (evenly "
                            "spaced, or with exponential gaps from sim.seed), which receives them "
                            "(passthrough VM 0 only so far); pcap: the frames of workload.pcap "

@@ -3,8 +3,8 @@
 //
 // vm.mode accepts bare-metal, emulation, virtio and passthrough. workload.type: rr
 // (request/response ping-pong: one frame in flight per VM, the next request when the echo is
-// back) or stream_tx (each VM sends workload.count frames to a sink as fast as its TX ring
-// allows; passthrough VMs only so far), stream_rx / poisson (a generator on the wire sends
+// back), stream_tx (each VM, or the host, sends workload.count frames to a sink as fast as its
+// TX ring allows), stream_rx / poisson (a generator on the wire sends
 // workload.count frames to VM 0 at workload.rate, evenly spaced or with exponential gaps, from
 // workload.start on; passthrough VM 0 only so far), pcap (the frames of workload.pcap replayed
 // toward VM 0 at their recorded spacing). No timing of its own; workload.think_time
