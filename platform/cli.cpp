@@ -485,7 +485,8 @@ int cmd_run(const run_options& o, const run_outputs& want) {
     }
     // A line on stderr while the run goes on, when stderr is a terminal (platform/progress.h).
     progress_options progress_opts;
-    if (w.vms.size() <= 1) progress_opts.total = w.count;  // warm-up included, as acc counts
+    if (w.vms.size() <= 1 && w.duration == 0)
+        progress_opts.total = w.count;  // warm-up included, as acc counts
     progress_reporter progress(
         "progress", [&acc] { return acc.completed(); }, progress_opts);
     const double wall = simulate(p, !vms);

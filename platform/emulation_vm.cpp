@@ -71,7 +71,7 @@ void emulation_vm::guest(cpu::guest_context& g) {
 
     const std::uint32_t bytes = m_w.size - 4;  // the FCS is the PF's
     const net::mac_address mac = guest_mac(m_index);
-    for (m_seq = 0; m_seq < m_w.count; ++m_seq) {
+    for (m_seq = 0; m_w.more(m_seq, g.now(), m_out.measured_begin); ++m_seq) {
         const auto request = make_frame(peer_mac(), mac, bytes, m_seq);
         const auto expect = make_frame(mac, peer_mac(), bytes, m_seq);
         begin_packet(g);

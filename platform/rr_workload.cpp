@@ -244,7 +244,7 @@ void install_bare_metal_rr(host_platform& p, const workload_config& w, core::acc
             remap_rx_interrupt(cpu, *p.iommu_driver, v.id, v, rr_vector, host_pf_irte,
                                "run: the PF");
         sc_core::sc_event never;
-        for (std::uint64_t seq = 0; seq < w.count; ++seq) {
+        for (std::uint64_t seq = 0; w.more(seq, cpu.now(), out.measured_begin); ++seq) {
             round_trip(p, v, w, seq, timeout, out);
             if (w.think_time) cpu.wait_for(never, w.think_time);
         }

@@ -116,7 +116,7 @@ void virtio_vm::guest(cpu::guest_context& g) {
 
     if (m_w.type == workload_type::stream_tx) return stream_tx(g, env, drv);
     const std::uint32_t bytes = m_w.size - 4;  // the FCS is the NIC's
-    for (m_seq = 0; m_seq < m_w.count; ++m_seq) {
+    for (m_seq = 0; m_w.more(m_seq, g.now(), m_out.measured_begin); ++m_seq) {
         const auto request = make_frame(peer_mac(), guest_mac(m_index), bytes, m_seq);
         const auto expect = make_frame(guest_mac(m_index), peer_mac(), bytes, m_seq);
         begin_packet(g);

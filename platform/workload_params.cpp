@@ -74,6 +74,10 @@ void declare_workload_params(core::param_registry& reg) {
                            "First round trips left out of the statistics")
                     .with_min("0")
                     .with_max("100000000"));
+    reg.declare(param_decl("workload.duration", param_kind::time, "0ns", "ns",
+                           "rr: run for this long of simulated time after the warm-up instead of "
+                           "workload.count round trips (0: count them)")
+                    .with_max("1000s"));
     reg.declare(param_decl("workload.think_time", param_kind::time, "0ns", "ns",
                            "Pause between a response and the next request")
                     .with_max("1s"));
@@ -109,6 +113,13 @@ workload_config make_workload_config(const core::param_tree& tree) {
     w.count = static_cast<std::uint64_t>(tree.get_int("workload.count"));
     w.warmup = static_cast<std::uint64_t>(tree.get_int("workload.warmup"));
     w.think_time = tree.get_time("workload.think_time");
+    w.duration = tree.get_time("workload.duration");
+    if (w.duration > 0 && w.type != workload_type::rr) {
+        throw core::config_error(fmt::format(
+            "workload.duration: only workload.type rr runs for a duration ({} counts frames: "
+            "workload.count)",
+            to_string(w.type)));
+    }
     const auto count = static_cast<unsigned>(tree.get_int("vm.count"));
     for (const std::size_t n : tree.indices("vms")) {
         if (n >= count) {

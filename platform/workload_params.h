@@ -41,11 +41,20 @@ struct workload_config {
     std::uint64_t count = 10000;
     std::uint64_t warmup = 100;
     tick_t think_time = 0;
-    double rate = 1e6;  // workload.rate: frames/s the generator sends (stream_rx, poisson)
+    tick_t duration = 0;  // workload.duration: rr runs this long after the warm-up (0: count)
+    double rate = 1e6;    // workload.rate: frames/s the generator sends (stream_rx, poisson)
     tick_t start = 200 * ticks_per_us;  // workload.start: when the generator begins
     std::string pcap;                   // workload.pcap: the capture pcap replays
     // vm.count VMs (none with vm.mode bare-metal: then vm.count and vms.* are ignored).
     std::vector<vm_spec> vms;
+
+    // rr: whether round trip `seq` (0-based) is run, at `now`, the measured window having begun
+    // at `measured_begin` (with round trip `warmup`): workload.count round trips, or with
+    // workload.duration the warm-up and then round trips until that much time has passed.
+    bool more(std::uint64_t seq, tick_t now, tick_t measured_begin) const {
+        if (duration == 0) return seq < count;
+        return seq <= warmup || now - measured_begin < duration;
+    }
 };
 
 // Declares vm.mode, vm.memory, vm.count, vms.*.{mode, memory, interrupts, wait}, workload.type,

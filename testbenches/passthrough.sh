@@ -58,6 +58,19 @@ check_eq "apicv+poll: the external interrupt" "$MEASURED" \
 check_py "posted+poll below exit+poll (p50)" "pp < ep" pp="$(stat pp latency_ns.rtt.p50)" \
     ep="$(stat ep latency_ns.rtt.p50)"
 
+# workload.duration instead of a count: the measured round trips fill 1 ms of simulated time, so
+# their number is what the measured rate gives over 1 ms (to within the last, partial one).
+run_ok timed "$IOVSIM" run --out timed --set workload.duration=1ms --set workload.warmup=10
+check_py "duration: the round trips fill 1 ms" "abs(n - r * 1e-3) <= 1 and n > 100" \
+    n="$(stat timed latency_ns.rtt.count)" r="$(stat timed throughput.packets_per_s)"
+check_py "duration: the run lasted at least the warm-up plus 1 ms" "t >= 1e6" \
+    t="$(stat timed sim.simulated_ns)"
+rc=0
+"$IOVSIM" run --out bad --set workload.type=stream_tx --set workload.duration=1ms \
+    >bad.out 2>bad.err || rc=$?
+check_eq "duration with stream_tx: exit status" "2" "$rc"
+check_contains "duration with stream_tx: names the key" bad.err "workload.duration"
+
 # The shipped default runs passthrough (one VM, posted interrupts).
 run_ok default "$IOVSIM" run --out default --set workload.count=30 --set workload.warmup=5
 check_eq "default: runs passthrough" "passthrough" \
