@@ -181,6 +181,11 @@ void declare_platform_params(core::param_registry& reg) {
                   "or patterns (`*` any run of characters, `?` one), e.g. [\"*.state\", "
                   "\"wire.*\"]; `iovsim run --vcd` lists what exists in the file")
                     .with_min_items(1));
+    reg.declare(d("virtio.backend", param_kind::enumeration, "vhost", "",
+                  "Where a virtio VM's device backend runs: vhost (vhost-net, a kernel worker "
+                  "thread woken by an ioeventfd kick) or vmm (the user-space VMM: the kick exits "
+                  "to the VMM, which transmits on the vCPU's thread; RX on the VMM's I/O thread)")
+                    .with_choices({"vhost", "vmm"}));
     reg.declare(d("host.stack.tx", param_kind::integer, "2000", "cycles",
                   "Host network stack per frame from a tap to the PF (tap write, bridge, the PF "
                   "driver's xmit); virtio and emulation. An estimate: a Linux bridge forwards "
@@ -387,6 +392,7 @@ platform_config make_platform_config(const core::param_tree& tree) {
     np.pf_id = pcie::routing_id{1, 0, 0};  // root port 0's secondary bus, device 0, function 0
     np.functions.sriov.total_vfs = static_cast<std::uint16_t>(tree.get_int("nic.total_vfs"));
     c.trace_signals = tree.get_string_list("trace.signals");
+    c.virtio_vhost = tree.get_string("virtio.backend") == "vhost";
     c.host_stack_tx_cycles = static_cast<std::uint64_t>(tree.get_int("host.stack.tx"));
     c.host_stack_rx_cycles = static_cast<std::uint64_t>(tree.get_int("host.stack.rx"));
     c.nic_num_vfs = static_cast<unsigned>(tree.get_int("nic.num_vfs"));

@@ -52,6 +52,9 @@ struct platform_config {
     pcie::enumeration_params enumeration;
     cpu::cpu_config cpu;  // host cores, KVM exit costs, interrupt delivery (models/cpu)
     std::vector<std::string> trace_signals{"*"};  // trace.signals: the waveform's selection
+    // virtio.backend: vhost-net (a kernel worker thread) or the VMM's own virtio-net (QEMU
+    // without vhost: TX on the vCPU's notify exit, RX on the VMM's I/O thread).
+    bool virtio_vhost = true;
     // The host network stack between a tap and the PF (virtio, emulation: vm_rr.h), per frame.
     std::uint64_t host_stack_tx_cycles = 2000;
     std::uint64_t host_stack_rx_cycles = 2500;

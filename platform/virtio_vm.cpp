@@ -16,15 +16,19 @@ using core::stage;
 // --- virtio_bar_handler ---
 
 std::uint64_t virtio_bar_handler::read(std::uint64_t offset, unsigned size, std::uint64_t& value,
-                                       tick_t) {
+                                       tick_t now) {
+    m_now = now;
+    m_extra = 0;
     value = m_dev.mmio_read(offset, size);
-    return 0;  // the exit to the VMM is the cost
+    return m_extra;  // beyond the exit to the VMM: what the device's callbacks added
 }
 
 std::uint64_t virtio_bar_handler::write(std::uint64_t offset, unsigned size, std::uint64_t value,
-                                        tick_t) {
+                                        tick_t now) {
+    m_now = now;
+    m_extra = 0;
     m_dev.mmio_write(offset, size, value);
-    return 0;
+    return m_extra;
 }
 
 // --- virtio_vm ---
@@ -57,35 +61,72 @@ virtio_vm::virtio_vm(host_platform& p, const workload_config& w, const vm_slot& 
         *m_mem, virtio::backend_params{},
         [this](const virtio::virtio_net_backend::frame& f) { m_tx_pending.push_back(f); });
     m_backend->on_error = [this](std::uint16_t, virtio::queue_error) { m_dev.needs_reset(); };
-    m_worker = std::make_unique<virtio::vhost_worker>(
-        fmt::format("vm{}_vhost", m_index).c_str(), *p.scheduler, c.cpu.vhost_core(m_index),
-        *m_backend, c.cpu.exits.cpu_clock_hz,
-        [this](std::uint16_t q, tick_t at) { interrupt(q, at); });
-    m_worker->kick().set_handoff(stage::vhost);
-    // The frames leave vhost when its work is done: to the tap.
-    m_worker->on_done = [this](tick_t at) {
-        for (const auto& f : m_tx_pending) m_bridge->send(f, at);
-        m_tx_pending.clear();
-    };
-    // VHOST_SET_VRING_* and VHOST_NET_SET_BACKEND once the driver is ready.
+    // VHOST_SET_VRING_* and VHOST_NET_SET_BACKEND (or the VMM's own backend) once the driver is
+    // ready.
     m_dev.on_driver_ok = [this] {
         m_backend->start(m_dev.queue(virtio::rx_queue).layout(),
                          m_dev.queue(virtio::tx_queue).layout(),
                          m_dev.negotiated(virtio::feature::ring_event_idx));
     };
     m_dev.on_reset = [this] { m_backend->stop(); };
-    // KVM_IOEVENTFD on both queues' notify addresses, matching the queue index written.
-    for (const std::uint16_t q : {virtio::rx_queue, virtio::tx_queue}) {
-        p.kvm->register_ioeventfd(m_vm, virtio_bar_gpa + virtio::virtio_net_pci::notify_offset(q),
-                                  std::uint64_t{q}, m_worker->kick());
+    const double hz = c.cpu.exits.cpu_clock_hz;
+    if (c.virtio_vhost) {
+        m_worker = std::make_unique<virtio::vhost_worker>(
+            fmt::format("vm{}_vhost", m_index).c_str(), *p.scheduler, c.cpu.vhost_core(m_index),
+            *m_backend, hz, [this](std::uint16_t q, tick_t at) { interrupt(q, at); });
+        m_worker->kick().set_handoff(stage::vhost);
+        // The frames leave vhost when its work is done: to the tap.
+        m_worker->on_done = [this](tick_t at) {
+            for (const auto& f : m_tx_pending) m_bridge->send(f, at);
+            m_tx_pending.clear();
+        };
+        // KVM_IOEVENTFD on both queues' notify addresses, matching the queue index written.
+        for (const std::uint16_t q : {virtio::rx_queue, virtio::tx_queue}) {
+            p.kvm->register_ioeventfd(m_vm,
+                                      virtio_bar_gpa + virtio::virtio_net_pci::notify_offset(q),
+                                      std::uint64_t{q}, m_worker->kick());
+        }
+        // The host side: tap, bridge, PF; a frame for the guest wakes vhost.
+        m_bridge->add_port(m_index, guest_mac(m_index),
+                           [this](const host_bridge_net::frame& f, tick_t at) {
+                               tl().mark(at, stage::vhost);
+                               m_worker->deliver(f, at);
+                           });
+    } else {
+        // The VMM's own backend (QEMU without vhost): a kick is an exit to the VMM, which
+        // drains the TX ring on the vCPU's thread (its cycles added to the exit) and writes the
+        // frames to the tap when that work is done.
+        m_dev.on_notify = [this, hz](std::uint16_t q) {
+            if (q != virtio::tx_queue) return;
+            const virtio::virtio_net_backend::result r = m_backend->handle_tx();
+            m_bar.add_cycles(r.cycles);
+            const tick_t done = m_bar.now() + cycles_to_ticks(static_cast<double>(r.cycles), hz);
+            for (const auto& f : m_tx_pending) m_bridge->send(f, done);
+            m_tx_pending.clear();
+            if (r.interrupt) interrupt(q, done);
+        };
+        // RX: the tap's frames wake the VMM's I/O thread, which fills the guest's RX ring.
+        m_io = std::make_unique<cpu::host_thread>(
+            fmt::format("vm{}_vmm_io", m_index).c_str(), *p.scheduler, c.cpu.vmm_io_core(m_index),
+            [this, hz](cpu::host_thread& t) {
+                for (;;) {
+                    t.wait(m_tap_fd);
+                    while (!m_tap_queue.empty() && m_tap_queue.front().first <= t.now()) {
+                        const auto f = std::move(m_tap_queue.front().second);
+                        m_tap_queue.pop_front();
+                        const virtio::virtio_net_backend::result r = m_backend->receive(f);
+                        t.run(cycles_to_ticks(static_cast<double>(r.cycles), hz));
+                        if (r.interrupt) interrupt(virtio::rx_queue, t.now());
+                    }
+                }
+            });
+        m_bridge->add_port(m_index, guest_mac(m_index),
+                           [this](const host_bridge_net::frame& f, tick_t at) {
+                               tl().mark(at, stage::vmm);  // the I/O thread's eventfd
+                               m_tap_queue.emplace_back(at, f);
+                               m_tap_fd.signal(at);
+                           });
     }
-
-    // The host side: tap, bridge, PF; a frame for the guest wakes vhost.
-    m_bridge->add_port(m_index, guest_mac(m_index),
-                       [this](const host_bridge_net::frame& f, tick_t at) {
-                           tl().mark(at, stage::vhost);
-                           m_worker->deliver(f, at);
-                       });
     run_guest([this](cpu::guest_context& g) { guest(g); });
 }
 
@@ -174,9 +215,9 @@ std::string virtio_vm::where() const {
         "vhost wakeups {}, backend tx_frames {} rx_frames {} (dropped: no buffer {}, too big {}, "
         "malformed tx {}), unrouted interrupts {}, mismatched responses {}, bridge tx_frames {} "
         "rx_frames {} rx_errors {}, device status {:#x}",
-        m_worker->wakeups(), b.tx_frames(), b.rx_frames(), b.rx_no_buffer(), b.rx_too_big(),
-        b.tx_malformed(), m_unrouted, m_rx_mismatch, m_bridge->tx_frames(), m_bridge->rx_frames(),
-        m_bridge->rx_errors(), m_dev.device_status());
+        m_worker ? m_worker->wakeups() : 0, b.tx_frames(), b.rx_frames(), b.rx_no_buffer(),
+        b.rx_too_big(), b.tx_malformed(), m_unrouted, m_rx_mismatch, m_bridge->tx_frames(),
+        m_bridge->rx_frames(), m_bridge->rx_errors(), m_dev.device_status());
 }
 
 }  // namespace iovsim::platform

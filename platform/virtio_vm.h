@@ -52,6 +52,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,9 +78,15 @@ public:
                        tick_t now) override;
     std::uint64_t write(std::uint64_t offset, unsigned size, std::uint64_t value,
                         tick_t now) override;
+    // For the device's callbacks during an access: when the access reached the VMM, and work
+    // (CPU cycles) the VMM does for it beyond the exit (a user-space backend's transmit).
+    tick_t now() const { return m_now; }
+    void add_cycles(std::uint64_t c) { m_extra += c; }
 
 private:
     virtio::virtio_net_pci& m_dev;
+    tick_t m_now = 0;
+    std::uint64_t m_extra = 0;
 };
 
 class virtio_vm : public vm_workload {
@@ -90,7 +97,7 @@ public:
 
     const virtio::virtio_net_pci& device() const { return m_dev; }
     const virtio::virtio_net_backend& backend() const { return *m_backend; }
-    const virtio::vhost_worker& worker() const { return *m_worker; }
+    const virtio::vhost_worker* worker() const { return m_worker.get(); }  // null: vmm backend
     // Interrupts vhost signalled for a queue without an MSI-X vector (not delivered).
     std::uint64_t unrouted_interrupts() const { return m_unrouted; }
 
@@ -107,6 +114,10 @@ private:
     std::unique_ptr<virtio::virtio_net_backend> m_backend;
     std::unique_ptr<virtio::vhost_worker> m_worker;
     std::vector<virtio::virtio_net_backend::frame> m_tx_pending;  // sent during vhost's work
+    // virtio.backend vmm: the VMM's I/O thread, the frames the tap has for it.
+    std::unique_ptr<cpu::host_thread> m_io;
+    cpu::eventfd m_tap_fd{"tap"};
+    std::deque<std::pair<tick_t, virtio::virtio_net_backend::frame>> m_tap_queue;
     std::uint64_t m_unrouted = 0;
     std::uint64_t m_rx_mismatch = 0;  // responses that did not match their request
 };
