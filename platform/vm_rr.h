@@ -1,11 +1,13 @@
 // The workloads in VMs (issue 6, DESIGN.md §1, §6). rr: the guest's driver sends a request frame
-// to the echo peer and waits for its echo, workload.count times, one frame in flight per VM, as
-// rr_workload.h does on bare metal; stream_tx (passthrough_vm.h): it sends workload.count frames
-// to a sink as fast as its TX ring allows. vm.count VMs with one
-// vCPU each; each VM's mode (vm.mode, vms.N.mode) decides its driver and what stands between it
-// and the NIC:
+// to the echo peer and waits for its echo, workload.count times (or for workload.duration), one
+// frame in flight per VM, as rr_workload.h does on bare metal; stream_tx: it sends
+// workload.count frames to a sink as fast as its TX ring allows; stream_rx, poisson, pcap
+// (passthrough_vm.h): it receives what a generator on the wire sends. vm.count VMs with one vCPU
+// each; each VM's mode (vm.mode, vms.N.mode) decides its driver and what stands between it and
+// the NIC:
 //   passthrough  passthrough_vm.h: a VF assigned to the VM, DMA through the IOMMU
-//   virtio       virtio_vm.h: virtio-net, a vhost worker, the host bridge and the PF
+//   virtio       virtio_vm.h: virtio-net, a vhost worker (or the VMM's backend), the host
+//                bridge and the PF
 //   emulation    emulation_vm.h: the e1000 in the VMM, the host bridge and the PF
 //
 // vm_workload is what the modes share: the VM (its RAM at GPA 0 backed by host DRAM from
@@ -16,7 +18,8 @@
 // packet_timeline::mark_vcpu).
 //
 // vm_set builds the VMs and runs the host's program: enumeration, nic.num_vfs VFs through the PF
-// driver and the IOMMU driver's initialization once (when a VM is in passthrough mode), each VM's
+// driver (when a VM is in passthrough mode) and the IOMMU driver's initialization with interrupt
+// remapping (with the IOMMU) once, each VM's
 // host-side setup (host_setup: VFIO for a VF, the bridge's ports for the others), then each
 // guest's start (an interrupt through irqfd), then the host bridge's forwarding loop when a VM
 // uses it. The run ends when every guest has finished.
@@ -42,7 +45,7 @@
 // frames overlap there.
 //
 // Leaves out: several vCPUs per VM, the host stack's queueing disciplines and GRO, TX
-// completion interrupts of the PF (its TX ring is reused in order).
+// completion interrupts of the PF (the bridge reaps its TX ring only when it is full).
 #pragma once
 
 #include <array>
