@@ -241,6 +241,7 @@ void host_platform::set_tracer(const core::tracer& t) {
     for (std::size_t i = 0; i < m_timelines.size(); ++i)
         m_timelines[i]->set_tracer(m_timelines.size() == 1 ? t : t.child(fmt::format("vm{}", i)));
     m_sig_doorbell = t.declare_signal("nic.doorbell", 32);
+    if (nic) nic->set_tracer(t.child("nic"));
     m_sig_inflight = t.declare_signal("nic.requests_in_flight", 8);
     m_sig_msi = t.declare_signal("interrupts.msi", 8);
     if (iommu) {

@@ -134,6 +134,7 @@ public:
     //   iommu.iotlb_hit, iommu.iotlb_miss (1)  a 1 ns pulse at each translated DMA request
     //   wire.to_peer, wire.from_peer (1)  the cable busy in each direction: a frame from its
     //                               first bit leaving to its last bit arriving
+    // and the NIC's own: nic.f<N>.tx_ring / rx_ring (ring occupancy, nic::set_tracer).
     void set_tracer(const core::tracer& t);
 
     // Enumerates the PCIe hierarchy from the CPU's thread (a program run by `cpu`).

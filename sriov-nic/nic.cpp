@@ -212,15 +212,18 @@ nic::function_state& nic::state(unsigned fn) {
             fs->st.ring_errors.inc();
             return;
         }
+        trace_rings(fn, m_access_time);
         tx_queue_work(fn, m_access_time + cycles(m_p.doorbell_cycles));
     });
-    r.define(rdt, 0, ~0u, 0, [fs](std::uint32_t old) {
+    r.define(rdt, 0, ~0u, 0, [this, fn, fs](std::uint32_t old) {
         register_bank& b = fs->regs;
         if ((b.get(ctrl) & ctrl_bits::rxen) && b.get(rdt) >= b.get(rdlen)) {
             b.set(rdt, old);
             b.set_bits(status, status_bits::rx_ring_err);
             fs->st.ring_errors.inc();
+            return;
         }
+        trace_rings(fn, m_access_time);
     });
     r.define(rxbufsz, rxbufsz_reset, ~0u, 0, [fs](std::uint32_t old) {
         const std::uint32_t v = fs->regs.get(rxbufsz);
@@ -670,9 +673,30 @@ tick_t nic::tx_batch(unsigned fn, tick_t t) {
         end = std::max(end, ready);
     }
     b.set(tdh, ring.advance(head, n));
+    trace_rings(fn, end);
     if (written_back) raise_cause(fn, icr_bits::txdw, written_back);
     if (ring.pending(b.get(tdh), b.get(tdt)) != 0) tx_queue_work(fn, end);
     return end;
+}
+
+void nic::trace_rings(unsigned fn, tick_t at) {
+    using namespace nic_reg;
+    if (!m_tracer.enabled()) return;
+    register_bank& b = state(fn).regs;
+    const auto occupancy = [&](std::uint32_t len, std::uint32_t head, std::uint32_t tail) {
+        const bool ring = len >= descriptor_ring::min_size && (len & (len - 1)) == 0;
+        return ring ? (tail - head) & (len - 1) : 0u;  // not a ring yet: nothing owned
+    };
+    auto it = m_ring_signals.find(fn);
+    if (it == m_ring_signals.end()) {
+        const std::string name = fmt::format("f{}", fn);
+        it = m_ring_signals
+                 .emplace(fn, std::make_pair(m_tracer.declare_signal(name + ".tx_ring", 16),
+                                             m_tracer.declare_signal(name + ".rx_ring", 16)))
+                 .first;
+    }
+    m_tracer.change(at, it->second.first, occupancy(b.get(tdlen), b.get(tdh), b.get(tdt)));
+    m_tracer.change(at, it->second.second, occupancy(b.get(rdlen), b.get(rdh), b.get(rdt)));
 }
 
 // --- Switch and wire ---
@@ -813,6 +837,7 @@ tick_t nic::rx_frame(unsigned fn, const std::vector<std::uint8_t>& frame, tick_t
         return wb_done;
     }
     b.set(rdh, ring.next(index));
+    trace_rings(fn, wb_done);
     f.st.rx_frames.inc();
     f.st.rx_bytes.inc(len);
     raise_cause(fn, icr_bits::rxt, t);

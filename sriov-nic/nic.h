@@ -69,6 +69,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <queue>
 #include <string>
@@ -78,6 +79,7 @@
 
 #include "models/core/stats.h"
 #include "models/core/timeline.h"
+#include "models/core/tracer.h"
 #include "models/core/units.h"
 #include "models/net/ethernet.h"
 #include "models/net/frame_port.h"
@@ -175,6 +177,11 @@ public:
     // <prefix>.unsupported_requests, <prefix>.drops.vf_disabled. Functions that exist when it is
     // called are registered.
     void register_stats(core::stats_registry& r, const std::string& prefix);
+    // Trace signals, scoped by `t`, declared for a function when its rings first change:
+    // f<N>.tx_ring and f<N>.rx_ring (16 bits), the descriptors the NIC owns in function N's TX
+    // ring (head to tail: posted, not yet sent) and RX ring (given by the driver, not yet filled),
+    // at every tail write and head move.
+    void set_tracer(const core::tracer& t) { m_tracer = t; }
 
     // net::frame_if: a frame from the wire.
     void deliver(const std::vector<std::uint8_t>& frame, tick_t arrival) override;
@@ -247,6 +254,10 @@ private:
     timeline m_issue;
     std::uint16_t m_pf_pcie_cap = 0;
     tick_t m_access_time = 0;  // of the register write being handled (for doorbell callbacks)
+    // Ring occupancy signals (set_tracer).
+    void trace_rings(unsigned fn, tick_t at);
+    core::tracer m_tracer;
+    std::map<unsigned, std::pair<traces::signal_id, traces::signal_id>> m_ring_signals;
 
     std::deque<std::pair<unsigned, tick_t>> m_tx_work;
     sc_core::sc_event m_tx_event;

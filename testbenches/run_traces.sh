@@ -3,7 +3,8 @@
 # capture, each read back by an outside tool or our own checker.
 # - trace.vcd: our reader (iovsim vcd-check: identifiers declared, times never go back, values fit
 #   their widths) and gtkwave's vcd2lxt2 with nothing on stderr; it has the vCPU state, the
-#   doorbell, the interrupt line, the IOTLB and the wire signals; trace.signals selects.
+#   doorbell, the interrupt line, the IOTLB, the wire and the VF's ring occupancy signals;
+#   trace.signals selects.
 # - trace.perfetto.json: Chrome trace-event JSON; every packet's stage spans are async b/e pairs
 #   keyed by its ID, and for every packet they add up to its round trip in packets.csv.
 # - wire.pcap: tshark reads one request and one echo per round trip.
@@ -28,7 +29,7 @@ s = json.load(open(sys.argv[1]))
 names = {v["name"] for v in s["variables"]}
 want = {"vm0.vcpu0.state", "vm0.vcpu0.irq", "nic.doorbell", "interrupts.msi",
         "iommu.iotlb_hit", "iommu.iotlb_miss", "wire.to_peer", "wire.from_peer",
-        "nic.requests_in_flight"}
+        "nic.requests_in_flight", "nic.f1.tx_ring", "nic.f1.rx_ring"}
 assert want <= names, sorted(want - names)
 assert s["timescale"] == "1ps", s["timescale"]
 assert s["value_changes"] > 0
