@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -148,10 +149,9 @@ TEST(ProgressRun, WithoutTheReporter) {
 }
 
 TEST(ProgressRun, NotATerminalPrintsNothingAndAddsNoProcess) {
-    char path[] = "/tmp/iovsim_progress_XXXXXX";
-    const int fd = ::mkstemp(path);
-    ASSERT_GE(fd, 0);
-    ::unlink(path);
+    std::FILE* file = std::tmpfile();  // a regular file, not a terminal, removed when closed
+    ASSERT_NE(file, nullptr);
+    const int fd = ::fileno(file);
     dummy d("d", 1000, ticks_per_us, true);
     progress_reporter p(
         "progress", [&d] { return d.count(); }, eager(fd, ticks_per_us));
@@ -160,7 +160,7 @@ TEST(ProgressRun, NotATerminalPrintsNothingAndAddsNoProcess) {
     p.finish();
     struct stat st {};
     ASSERT_EQ(::fstat(fd, &st), 0);
-    ::close(fd);
+    std::fclose(file);
     EXPECT_EQ(st.st_size, 0);  // not a byte, though every wake would have printed on a terminal
     EXPECT_EQ(p.wakes(), 0u);
     EXPECT_EQ(p.lines(), 0u);
