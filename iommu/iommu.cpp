@@ -225,13 +225,7 @@ void iommu::send_message(std::uint64_t address, std::uint32_t data, tick_t at) {
     unsigned char b[4];
     for (unsigned i = 0; i < 4; ++i) b[i] = static_cast<unsigned char>(data >> (8 * i));
     tlm::tlm_generic_payload p;
-    p.set_command(tlm::TLM_WRITE_COMMAND);
-    p.set_address(address);
-    p.set_data_ptr(b);
-    p.set_data_length(4);
-    p.set_streaming_width(4);
-    p.set_byte_enable_ptr(nullptr);
-    p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    set_request(p, tlm::TLM_WRITE_COMMAND, address, b, 4);
     pcie::tlp_extension ext;  // the IOMMU itself: requester 00:00.0
     p.set_extension(&ext);
     sc_core::sc_time d = delay_until(at);

@@ -33,14 +33,7 @@ tick_t host_cpu::now() const { return now_ticks(m_qk.get_local_time()); }
 
 void host_cpu::access(tlm::tlm_command cmd, std::uint64_t addr, void* data, unsigned len) {
     tlm::tlm_generic_payload t;
-    t.set_command(cmd);
-    t.set_address(addr);
-    t.set_data_ptr(static_cast<unsigned char*>(data));
-    t.set_data_length(len);
-    t.set_streaming_width(len);
-    t.set_byte_enable_ptr(nullptr);
-    t.set_dmi_allowed(false);
-    t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    set_request(t, cmd, addr, static_cast<unsigned char*>(data), len);
     sc_core::sc_time delay = m_qk.get_local_time();
     socket->b_transport(t, delay);
     ++m_transactions;

@@ -501,14 +501,7 @@ tick_t nic::issue(unsigned fn, bool write, std::uint64_t addr, std::uint8_t* dat
     tlm::tlm_generic_payload t;
     pcie::tlp_extension ext;
     ext.requester = requester(fn);
-    t.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-    t.set_address(addr);
-    t.set_data_ptr(data);
-    t.set_data_length(len);
-    t.set_streaming_width(len);
-    t.set_byte_enable_ptr(nullptr);
-    t.set_dmi_allowed(false);
-    t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    set_request(t, write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND, addr, data, len);
     t.set_extension(&ext);
     sc_core::sc_time delay = to_sc_time(at) - sc_core::sc_time_stamp();
     link_out->b_transport(t, delay);

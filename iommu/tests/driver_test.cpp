@@ -13,6 +13,8 @@
 
 #include <stdexcept>
 
+#include "iommu/tests/fixed_memory.h"
+
 namespace iovsim::iommu {
 namespace {
 
@@ -20,25 +22,7 @@ constexpr tick_t ns = ticks_per_ns;
 constexpr std::uint64_t regs_base = 0xfed9'0000;
 constexpr std::uint16_t sid = 0x0300;  // 03:00.0
 
-class fixed_memory final : public table_memory {
-public:
-    explicit fixed_memory(mem::sparse_store& s) : m_s(s) {}
-    bool read(std::uint64_t a, void* d, std::uint32_t n, tick_t at, tick_t& done) override {
-        if (!m_s.contains(a, n)) return false;
-        m_s.read(a, d, n);
-        done = at + 10 * ns;
-        return true;
-    }
-    bool write(std::uint64_t a, const void* d, std::uint32_t n, tick_t at, tick_t& done) override {
-        if (!m_s.contains(a, n)) return false;
-        m_s.write(a, d, n);
-        done = at + 10 * ns;
-        return true;
-    }
-
-private:
-    mem::sparse_store& m_s;
-};
+using testing::fixed_memory;  // every access 10 ns
 
 // The CPU: accesses the register page or memory directly, 100 ns each.
 class model_cpu final : public host_access {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "iommu/table_builder.h"
+#include "iommu/tests/fixed_memory.h"
 
 namespace iovsim::iommu {
 namespace {
@@ -16,26 +17,7 @@ namespace {
 constexpr tick_t ns = ticks_per_ns;
 constexpr std::uint64_t pool = 1ull << 30;
 
-// Host memory whose every access takes exactly 10 ns, so queue timing can be worked by hand.
-class fixed_memory final : public table_memory {
-public:
-    explicit fixed_memory(mem::sparse_store& s) : m_s(s) {}
-    bool read(std::uint64_t a, void* d, std::uint32_t n, tick_t at, tick_t& done) override {
-        if (!m_s.contains(a, n)) return false;
-        m_s.read(a, d, n);
-        done = at + 10 * ns;
-        return true;
-    }
-    bool write(std::uint64_t a, const void* d, std::uint32_t n, tick_t at, tick_t& done) override {
-        if (!m_s.contains(a, n)) return false;
-        m_s.write(a, d, n);
-        done = at + 10 * ns;
-        return true;
-    }
-
-private:
-    mem::sparse_store& m_s;
-};
+using testing::fixed_memory;  // every access 10 ns
 
 struct msi {
     std::uint64_t address;

@@ -343,11 +343,7 @@ bool vcpu::guest_memory(tlm::tlm_command cmd, std::uint64_t gpa, void* data, std
         return false;
     }
     tlm::tlm_generic_payload t;
-    t.set_command(cmd);
-    t.set_address(hpa);
-    t.set_data_ptr(static_cast<unsigned char*>(data));
-    t.set_data_length(len);
-    t.set_streaming_width(len);
+    set_request(t, cmd, hpa, static_cast<unsigned char*>(data), len);
     if (socket->transport_dbg(t) < len) {
         ++m_bad_accesses;
         return false;
@@ -384,12 +380,7 @@ std::uint64_t vcpu::mmio(tlm::tlm_command cmd, std::uint64_t gpa, std::uint64_t 
             return from_bytes();
         case gpa_kind::passthrough: {
             tlm::tlm_generic_payload t;
-            t.set_command(cmd);
-            t.set_address(tr.hpa);
-            t.set_data_ptr(b);
-            t.set_data_length(size);
-            t.set_streaming_width(size);
-            t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+            set_request(t, cmd, tr.hpa, b, size);
             pcie::tlp_extension tlp;
             tlp.vm_id = static_cast<std::int32_t>(m_params.vm);
             tlp.vcpu_id = static_cast<std::int32_t>(m_index);

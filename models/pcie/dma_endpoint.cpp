@@ -178,14 +178,8 @@ tick_t dma_endpoint::issue(bool write, std::uint64_t addr, std::uint32_t len, ti
     ext.requester = m_id;
     ext.at = type;
     if (type == address_type::translated) ++m_ats.translated_requests;
-    t.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-    t.set_address(addr);
-    t.set_data_ptr(m_scratch.data());
-    t.set_data_length(len);
-    t.set_streaming_width(len);
-    t.set_byte_enable_ptr(nullptr);
-    t.set_dmi_allowed(false);
-    t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    set_request(t, write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND, addr, m_scratch.data(),
+                len);
     t.set_extension(&ext);
     sc_core::sc_time delay = to_sc_time(at) - sc_core::sc_time_stamp();
     ++m_requests_sent;
@@ -244,14 +238,7 @@ bool dma_endpoint::translate(std::uint64_t addr, bool write, tick_t& at, std::ui
     ext.requester = m_id;
     ext.at = address_type::translation_request;
     unsigned char entry[ats::completion_bytes] = {};
-    t.set_command(tlm::TLM_READ_COMMAND);
-    t.set_address(page);
-    t.set_data_ptr(entry);
-    t.set_data_length(ats::completion_bytes);
-    t.set_streaming_width(ats::completion_bytes);
-    t.set_byte_enable_ptr(nullptr);
-    t.set_dmi_allowed(false);
-    t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    set_request(t, tlm::TLM_READ_COMMAND, page, entry, ats::completion_bytes);
     t.set_extension(&ext);
     at = std::max(at, m_tags->acquire(at));
     sc_core::sc_time delay = to_sc_time(at) - sc_core::sc_time_stamp();
@@ -329,12 +316,7 @@ void dma_endpoint::raise_msix(tick_t at) {
     tlm::tlm_generic_payload t;
     tlp_extension ext;
     ext.requester = m_id;
-    t.set_command(tlm::TLM_WRITE_COMMAND);
-    t.set_address(addr);
-    t.set_data_ptr(data);
-    t.set_data_length(4);
-    t.set_streaming_width(4);
-    t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    set_request(t, tlm::TLM_WRITE_COMMAND, addr, data, 4);
     t.set_extension(&ext);
     sc_core::sc_time delay = to_sc_time(at) - sc_core::sc_time_stamp();
     link_out->b_transport(t, delay);
