@@ -8,8 +8,6 @@
 //   routes) go to KVM's interrupt entry; every other vector goes to the host's own interrupt
 //   controller stand-in (the PF driver's vectors). Decodes the x86 MSI data (bits 7:0 vector);
 //   a message it cannot decode goes to the host side, which counts it as malformed.
-// - memory_debug: KVM's and the VMM's direct view of host memory (host-physical addresses,
-//   through memory's debug path): posted-interrupt descriptors, the VMM's and vhost's copies.
 //
 // Timing: none of their own.
 #pragma once
@@ -21,9 +19,6 @@
 #include <bitset>
 #include <cstdint>
 #include <tlm>
-
-#include "models/cpu/posted_interrupt.h"
-#include "models/mem/memory.h"
 
 namespace iovsim::platform {
 
@@ -70,20 +65,6 @@ private:
     }
     std::bitset<256> m_kvm;
     std::uint64_t m_to_kvm = 0;
-};
-
-class memory_debug : public cpu::descriptor_memory {
-public:
-    explicit memory_debug(mem::memory& m) : m_mem(m) {}
-    bool read(std::uint64_t a, void* d, std::uint64_t n) override {
-        return m_mem.debug_read(a, d, n);
-    }
-    bool write(std::uint64_t a, const void* s, std::uint64_t n) override {
-        return m_mem.debug_write(a, s, n);
-    }
-
-private:
-    mem::memory& m_mem;
 };
 
 }  // namespace iovsim::platform

@@ -65,7 +65,7 @@ host_platform::host_platform(const platform_config& c)
         bus = std::make_unique<cpu_bus>("cpu_bus");
         cpu.socket.bind(bus->in);
         bus->out.bind(rc.cpu_socket);
-        host_memory = std::make_unique<memory_debug>(memory);
+        host_memory = std::make_unique<cpu::memory_view>(memory);
         scheduler = std::make_unique<cpu::host_scheduler>(c.cpu.scheduler);
         kvm = std::make_unique<cpu::kvm>("kvm", c.cpu, *scheduler, *host_memory);
         irq_router = std::make_unique<interrupt_router>("interrupt_router");

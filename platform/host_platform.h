@@ -45,6 +45,7 @@
 #include "models/core/tracer.h"
 #include "models/cpu/host_scheduler.h"
 #include "models/cpu/kvm.h"
+#include "models/cpu/memory_view.h"
 #include "models/mem/memory.h"
 #include "models/net/link_partners.h"
 #include "models/pcie/dma_endpoint.h"
@@ -164,7 +165,7 @@ public:
     host_cpu cpu;
     // With config().with_vms (see above).
     std::unique_ptr<cpu_bus> bus;
-    std::unique_ptr<memory_debug> host_memory;
+    std::unique_ptr<cpu::memory_view> host_memory;
     std::unique_ptr<cpu::host_scheduler> scheduler;
     std::unique_ptr<cpu::kvm> kvm;
     std::unique_ptr<interrupt_router> irq_router;

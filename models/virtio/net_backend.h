@@ -49,7 +49,7 @@ class descriptor_memory;
 namespace iovsim::virtio {
 
 // Guest memory reached through a VM's GPA→HPA map into host memory (a host-physical view:
-// the platform's memory_debug, or cpu::sparse_store_memory over a store indexed by HPA in
+// cpu::memory_view, or cpu::sparse_store_memory over a store indexed by HPA in
 // tests), as the VMM and vhost reach it. An access not wholly inside one RAM range fails (and is
 // counted).
 class translated_memory : public guest_memory {

@@ -26,6 +26,7 @@
 #include "iommu/iommu.h"
 #include "models/core/sc_glue.h"
 #include "models/cpu/kvm.h"
+#include "models/cpu/memory_view.h"
 #include "models/cpu/tests/trap_harness.h"
 #include "models/cpu/vcpu.h"
 #include "models/mem/memory.h"
@@ -120,7 +121,7 @@ struct pid_bytes {
 struct posted_platform {
     cpu::cpu_config config;
     mem::memory memory;
-    cpu::testing::debug_memory pi_mem{memory};
+    cpu::memory_view pi_mem{memory};
     cpu::host_scheduler sched;
     cpu::ept map;
     cpu::kvm k;

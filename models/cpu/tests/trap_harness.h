@@ -15,6 +15,7 @@
 
 #include "models/core/sc_glue.h"
 #include "models/cpu/kvm.h"
+#include "models/cpu/memory_view.h"
 #include "models/cpu/vcpu.h"
 #include "models/mem/memory.h"
 #include "models/pcie/tlp.h"
@@ -32,21 +33,6 @@ constexpr tick_t bar_read_latency = 200 * ticks_per_ns;
 constexpr tick_t bar_write_latency = 10 * ticks_per_ns;
 
 inline tick_t ns(double v) { return ns_to_ticks(v); }
-
-// descriptor_memory over the host memory's debug path (host-physical addresses).
-class debug_memory : public descriptor_memory {
-public:
-    explicit debug_memory(mem::memory& m) : m_mem(m) {}
-    bool read(std::uint64_t a, void* d, std::uint64_t n) override {
-        return m_mem.debug_read(a, d, n);
-    }
-    bool write(std::uint64_t a, const void* s, std::uint64_t n) override {
-        return m_mem.debug_write(a, s, n);
-    }
-
-private:
-    mem::memory& m_mem;
-};
 
 // Stands in for the root complex's cpu_socket: the BAR answers with fixed latencies; the debug
 // path goes to memory.
@@ -187,7 +173,7 @@ inline cpu_config test_config(delivery_mode interrupts, wait_mode wait) {
 struct platform {
     cpu_config config;
     mem::memory memory;
-    debug_memory pi_mem{memory};
+    memory_view pi_mem{memory};
     host_scheduler sched;
     ept map;
     int bar = -1;
