@@ -13,29 +13,12 @@ tb_setup "$@"
 command -v lspci >/dev/null ||
     fail "lspci (pciutils) is not installed; scripts/setup should have installed it"
 
-# dump NAME [--set ...]: NAME.dump from iovsim, NAME.txt decoded by lspci, NAME.lspci-err. The
-# platform is the DMA bench's (pcie.device=dmabench); nic_lspci.sh decodes the NIC platform.
+# dump NAME [--set ...]: lspci_dump (lib/common.bash) of the DMA bench's platform
+# (pcie.device=dmabench); nic_lspci.sh decodes the NIC platform.
 dump() {
     local name=$1
     shift
-    run_ok "$name.iovsim" "$IOVSIM" lspci --set pcie.device=dmabench "$@"
-    mv "$name.iovsim.out" "$name.dump"
-    lspci -vvv -F "$name.dump" >"$name.txt" 2>"$name.lspci-err" ||
-        fail "lspci -vvv -F $name.dump failed" "exit 0" "$(cat "$name.lspci-err")"
-    # libkmod's complaint is about the host's module database, not about our dump.
-    local errs
-    errs=$(grep -v 'Unable to load libkmod resources' "$name.lspci-err" || true)
-    check_eq "$name: lspci reports no parse errors on stderr" "" "$errs"
-}
-
-# section NAME BDF: the decoded paragraph of one function, into the file NAME.BDF.txt, whose name
-# is left in SECTION (a function, not $(...), so that a failure here stops the scenario).
-section() {
-    local out="$1.$2.txt"
-    awk -v id="$2" 'BEGIN { RS = "" } $1 == id { print }' "$1.txt" >"$out"
-    [ -s "$out" ] || fail "$1: lspci decoded no function $2" "a paragraph for $2" \
-        "$(grep -E '^[0-9a-f]{2}:' "$1.txt" || true)"
-    SECTION=$out
+    lspci_dump "$name" --set pcie.device=dmabench "$@"
 }
 
 # --- The dump's own format: 3 functions, each a header line then 256 lines of 16 bytes -------

@@ -13,26 +13,11 @@ tb_setup "$@"
 command -v lspci >/dev/null ||
     fail "lspci (pciutils) is not installed; scripts/setup should have installed it"
 
-# dump NAME [--set ...]: NAME.dump from iovsim, NAME.txt decoded by lspci.
+# dump NAME [--set ...]: lspci_dump (lib/common.bash) of the NIC platform.
 dump() {
     local name=$1
     shift
-    run_ok "$name.iovsim" "$IOVSIM" lspci "$@"
-    mv "$name.iovsim.out" "$name.dump"
-    lspci -vvv -F "$name.dump" >"$name.txt" 2>"$name.lspci-err" ||
-        fail "lspci -vvv -F $name.dump failed" "exit 0" "$(cat "$name.lspci-err")"
-    local errs
-    errs=$(grep -v 'Unable to load libkmod resources' "$name.lspci-err" || true)
-    check_eq "$name: lspci reports no parse errors on stderr" "" "$errs"
-}
-
-# section NAME BDF: the decoded paragraph of one function into NAME.BDF.txt, left in SECTION.
-section() {
-    local out="$1.$2.txt"
-    awk -v id="$2" 'BEGIN { RS = "" } $1 == id { print }' "$1.txt" >"$out"
-    [ -s "$out" ] || fail "$1: lspci decoded no function $2" "a paragraph for $2" \
-        "$(grep -E '^[0-9a-f]{2}:' "$1.txt" | head -5 || true)"
-    SECTION=$out
+    lspci_dump "$name" "$@"
 }
 
 # functions NAME: the BDFs lspci decoded, one per line.

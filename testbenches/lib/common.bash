@@ -141,3 +141,28 @@ assert abs(total - mean) <= 0.01 * mean, (total, mean)
 PYEOF
     pass "$1: breakdown sums to the mean round trip"
 }
+
+# lspci_dump NAME ARGS...: NAME.dump from `iovsim lspci ARGS...`, NAME.txt as `lspci -vvv -F`
+# decodes it; lspci must say nothing on stderr (but libkmod's complaint about the host's module
+# database, which is not about our dump).
+lspci_dump() {
+    local name=$1
+    shift
+    run_ok "$name.iovsim" "$IOVSIM" lspci "$@"
+    mv "$name.iovsim.out" "$name.dump"
+    lspci -vvv -F "$name.dump" >"$name.txt" 2>"$name.lspci-err" ||
+        fail "lspci -vvv -F $name.dump failed" "exit 0" "$(cat "$name.lspci-err")"
+    local errs
+    errs=$(grep -v 'Unable to load libkmod resources' "$name.lspci-err" || true)
+    check_eq "$name: lspci reports no parse errors on stderr" "" "$errs"
+}
+
+# section NAME BDF: the decoded paragraph of one function, into the file NAME.BDF.txt, whose name
+# is left in SECTION (a function, not $(...), so that a failure here stops the scenario).
+section() {
+    local out="$1.$2.txt"
+    awk -v id="$2" 'BEGIN { RS = "" } $1 == id { print }' "$1.txt" >"$out"
+    [ -s "$out" ] || fail "$1: lspci decoded no function $2" "a paragraph for $2" \
+        "$(grep -E '^[0-9a-f]{2}:' "$1.txt" | head -5 || true)"
+    SECTION=$out
+}
