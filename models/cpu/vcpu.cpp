@@ -525,10 +525,14 @@ void vcpu::halt() {
     ++m_exits;
     for (const exit_step& s : p)
         m_state_ticks[static_cast<std::size_t>(state_of(s.stage))] += s.ticks;
+    // An external-interrupt exit still owed when the guest halted runs after KVM's HLT handling
+    // and its entry delivers that interrupt: then the vCPU must not sleep (it was interrupted).
+    const std::size_t taken_before = m_taken.size();
     run_on_core(to_kvm, vcpu_state::kvm);
     take_arrivals();
     const tick_t halted_at = now_ticks();
-    const bool pending = m_apic.deliverable().has_value() || (m_pid && !m_pid->pir_empty());
+    const bool pending = m_taken.size() > taken_before || m_apic.deliverable().has_value() ||
+                         (m_pid && !m_pid->pir_empty());
     bool slept = false;
     if (!pending) {
         m_halted = true;
