@@ -11,6 +11,7 @@
 #include <iostream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <systemc>
 
 #include "models/core/errors.h"
@@ -29,6 +30,7 @@
 #include "platform/platform_params.h"
 #include "platform/progress.h"
 #include "platform/rr_workload.h"
+#include "platform/rx_meter.h"
 #include "platform/version.h"
 #include "platform/vm_rr.h"
 #include "traces/perfetto_writer.h"
@@ -311,19 +313,21 @@ struct workload_figures {
         for (std::size_t i = 0; i < cpu::exit_reason_count; ++i)
             exits[i] += vm->measured_exits(cpu::all_exit_reasons[i]);
     }
-    // stream_rx, poisson: what the guest received from the generator.
-    void add_rx(const passthrough_vm& vm, std::uint64_t generated) {
+    // stream_rx, poisson, pcap: what a receiver (a VM, or the host: no exits) got of the
+    // frames the generator sent it.
+    void add_rx(const rx_meter& rx, const vm_workload* vm) {
         stream = true;
-        sent += generated;
-        received += vm.rx_frames();
-        measured += vm.rx_measured();
-        if (vm.rx_measured() > 1) {
-            intervals += vm.rx_measured() - 1;
-            begin = std::min(begin, vm.rx_first());
-            end = std::max(end, vm.rx_last());
+        sent += rx.expected();
+        received += rx.frames();
+        measured += rx.measured();
+        if (rx.measured() > 1) {
+            intervals += rx.measured() - 1;
+            begin = std::min(begin, rx.first());
+            end = std::max(end, rx.last());
         }
+        if (!vm) return;
         for (std::size_t i = 0; i < cpu::exit_reason_count; ++i)
-            exits[i] += vm.measured_exits(cpu::all_exit_reasons[i]);
+            exits[i] += vm->measured_exits(cpu::all_exit_reasons[i]);
     }
     double packets_per_s() const {
         const double window_s = end > begin ? ticks_to_ns(end - begin) * 1e-9 : 0.0;
@@ -361,16 +365,16 @@ struct workload_figures {
         }
         if (stream) {
             stats.add_value(prefix + "stream.sent", "frames",
-                            "frames sent (stream_tx: posted by the guest; stream_rx, poisson: by "
-                            "the generator)",
+                            "frames sent (stream_tx: posted by the guest or host; stream_rx, "
+                            "poisson, pcap: by the generator to this receiver)",
                             static_cast<double>(sent));
             stats.add_value(prefix + "stream.received", "frames",
                             "frames received (stream_tx: by the sink from this sender; stream_rx, "
-                            "poisson: by the guest)",
+                            "poisson, pcap: by the guest's or host's driver)",
                             static_cast<double>(received));
             stats.add_value(prefix + "stream.lost", "frames",
-                            "frames sent and never received (the NIC's nic.* drop counters say "
-                            "why)",
+                            "frames sent and never received (the drop counters say where and why: "
+                            "nic.*.drops, host.bridge.*, vms.N.virtio.*, vms.N.e1000.*)",
                             static_cast<double>(sent - std::min(sent, received)));
             return;
         }
@@ -406,7 +410,7 @@ int cmd_run(const run_options& o, const run_outputs& want) {
     const bool stream = w.type == workload_type::stream_tx;
     const bool rx = is_rx(w.type);
     if (stream) config.peer = nic_peer::none;  // the sink counts what arrives
-    if (rx) {  // a generator sends to VM 0 (passthrough: the first VF's MAC)
+    if (rx) {  // the generator sends to each VM (or the host): receiver_macs()
         config.peer = nic_peer::generator;
         config.generator_type = w.type == workload_type::poisson ? generator_kind::poisson
                                 : w.type == workload_type::pcap  ? generator_kind::pcap
@@ -421,15 +425,20 @@ int cmd_run(const run_options& o, const run_outputs& want) {
             }
             std::uint64_t frames = 0;
             for (const auto& r : file.records) frames += r.bytes.size() >= 14;
-            if (frames <= config.workload.warmup) {
-                throw core::config_error(fmt::format(
-                    "workload.pcap: {} has {} frames, not more than workload.warmup ({})", w.pcap,
-                    frames, config.workload.warmup));
-            }
             config.workload.count = frames;
+            // Dealt to the receivers in turn: the last gets the fewest.
+            const auto n = static_cast<unsigned>(receiver_macs(w).size());
+            if (receiver_frames(w, n - 1, n) <= w.warmup) {
+                throw core::config_error(fmt::format(
+                    "workload.pcap: {} has {} frames, {} for each of {} receiver{}: not more than "
+                    "workload.warmup ({})",
+                    w.pcap, frames, receiver_frames(w, n - 1, n), n, n == 1 ? "" : "s", w.warmup));
+            }
         }
         net::generator_params& g = config.generator;
-        g.dst = vf_mac(0);
+        g.receivers = receiver_macs(w);
+        g.held = true;  // until every receiver's driver is up (vm_set, install_bare_metal_rx)
+        g.dst = g.receivers.front();
         g.src = peer_mac();
         g.frame_bytes = w.size;
         g.rate_fps = w.rate;
@@ -473,7 +482,14 @@ int cmd_run(const run_options& o, const run_outputs& want) {
     }
     rr_result bare;
     std::unique_ptr<vm_set> vms;
-    if (w.mode == vm_mode::bare_metal && stream)
+    std::optional<rx_meter> bare_rx;  // bare metal's receive workloads
+    if (w.mode == vm_mode::bare_metal && rx) {
+        bare_rx.emplace(receiver_frames(w, 0, 1), w.warmup, w.type == workload_type::pcap);
+        p.on_wire_rx = [&bare_rx](const std::vector<std::uint8_t>& f, tick_t at) {
+            bare_rx->arrived(f, at);
+        };
+        install_bare_metal_rx(p, *bare_rx, bare);
+    } else if (w.mode == vm_mode::bare_metal && stream)
         install_bare_metal_stream(p, w, bare);
     else if (w.mode == vm_mode::bare_metal)
         install_bare_metal_rr(p, w, acc, bare);
@@ -520,7 +536,11 @@ int cmd_run(const run_options& o, const run_outputs& want) {
     acc.publish(stats);
     // The run's figures, and with several VMs each VM's under vms.N.
     workload_figures all;
-    if (!vms && stream) {
+    core::histogram rx_latency;  // every receiver's
+    if (bare_rx) {
+        all.add_rx(*bare_rx, nullptr);  // bare metal: no exits
+        rx_latency.merge(bare_rx->latency_ns());
+    } else if (!vms && stream) {
         all.add_stream(bare, p.terminator->from(pf_mac()), nullptr);  // bare metal: no exits
     } else if (!vms) {
         all.add(bare, acc.measured(), nullptr);
@@ -532,26 +552,32 @@ int cmd_run(const run_options& o, const run_outputs& want) {
                 if (stream)
                     f.add_stream(vms->result(i), p.terminator->from(vm.mac()), &vm);
                 else if (rx)
-                    f.add_rx(dynamic_cast<const passthrough_vm&>(vm), p.generator->tx_frames());
+                    f.add_rx(*vm.rx(), &vm);
                 else
                     f.add(vms->result(i), vms->accountant(i).measured(), &vm);
             };
             add(one);
             add(all);
+            vm.register_stats(stats, fmt::format("vms.{}.", i));
+            if (rx) rx_latency.merge(vm.rx()->latency_ns());
             if (vms->size() == 1) continue;
             const std::string prefix = fmt::format("vms.{}", i);
             if (!stream) vms->accountant(i).publish(stats, prefix);
             stats.add_value(prefix + ".mode", "", "this VM's vm.mode",
                             std::string(to_string(vm.mode())));
             one.publish(stats, prefix + ".", w.size);
+            if (rx)
+                stats.add_histogram(prefix + ".latency_ns.rx", "ns", "this VM's latency_ns.rx",
+                                    vm.rx()->latency_ns());
         }
     }
+    if (vms && vms->bridge().has_ports()) vms->bridge().register_stats(stats, "host.bridge.");
     all.publish(stats, "", w.size);
     if (rx) {
         stats.add_histogram("latency_ns.rx", "ns",
-                            "stream_rx, poisson: a measured frame's last bit on the wire to the "
-                            "guest having read it",
-                            dynamic_cast<const passthrough_vm&>(vms->vm(0)).rx_latency_ns());
+                            "stream_rx, poisson, pcap: a measured frame's last bit on the wire "
+                            "to the receiving driver (guest, or host on bare metal) having read it",
+                            rx_latency);
     }
     const double pps = all.packets_per_s();
     if (!p.iommu) {

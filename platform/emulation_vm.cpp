@@ -68,6 +68,10 @@ void emulation_vm::guest(cpu::guest_context& g) {
     g.eoi();
     m_driver.open(g);
     if (m_w.type == workload_type::stream_tx) return stream_tx(g);
+    if (is_rx(m_w.type)) {
+        rx_ready(g.now());
+        return stream_rx(g);
+    }
 
     const std::uint32_t bytes = m_w.size - 4;  // the FCS is the PF's
     const net::mac_address mac = guest_mac(m_index);
@@ -111,6 +115,18 @@ void emulation_vm::stream_tx(cpu::guest_context& g) {
     // Each frame went to the tap inside its TDT exit.
     measure_to(g.now());
     when_sink_has(*m_p.terminator, mac(), m_w.count, [this] { finish(); });
+}
+
+// Receiving (see the file comment).
+void emulation_vm::stream_rx(cpu::guest_context& g) {
+    while (!rx_complete())
+        for (const auto& f : m_driver.wait_and_handle(g)) rx_take(g, f);
+    measure_to(g.now());
+    finish();
+}
+
+void emulation_vm::register_stats(core::stats_registry& reg, const std::string& prefix) const {
+    m_e1000->device().stats().register_stats(reg, prefix + "e1000.");
 }
 
 std::string emulation_vm::where() const {

@@ -30,6 +30,13 @@
 // workload.warmup and closes after the last TDT exit; the run ends once the sink has every frame
 // (when_sink_has, rr_workload.h), or when none has come for 1 ms.
 //
+// stream_rx, poisson, pcap (vm_rr.h): the generator's frames reach the PF, the host stack and the
+// bridge, the tap, the VMM's I/O thread, which writes each into the next RX descriptor's buffer
+// (RDH; a full ring drops it and counts rx_missed, as the e1000's RX FIFO overrun would) and
+// raises RXT0. The guest sleeps until the interrupt (vm.wait) and runs its handler and NAPI poll
+// (every frame written back taken, RDT refilled: exits to the VMM), until every frame sent to it
+// has come.
+//
 // Accounting: `guest` from the request's first byte; the vCPU's exits (exit, vmm for the
 // device's work on the vCPU's thread); host_stack when the tap gets the frame, pcie at the PF's
 // TDT; the NIC, wire and peer, back through the PF to host_stack at its interrupt; vmm when the
@@ -70,10 +77,13 @@ public:
 
     const emunic::emulated_e1000& e1000() const { return *m_e1000; }
     const emunic::e1000_driver& driver() const { return m_driver; }
+    // <prefix>e1000.*: the emulated device's counters (frames, drops and why, register exits).
+    void register_stats(core::stats_registry& reg, const std::string& prefix) const override;
 
 private:
     void guest(cpu::guest_context& g);
     void stream_tx(cpu::guest_context& g);
+    void stream_rx(cpu::guest_context& g);
     std::string where() const override;
 
     int m_region = -1;

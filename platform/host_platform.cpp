@@ -170,7 +170,8 @@ host_platform::host_platform(const platform_config& c)
             rp.wire = c.nic.wire;
             rp.path = c.workload.pcap;
             rp.start = gp.start;
-            rp.dst = gp.dst;
+            rp.dst = gp.destinations();
+            rp.held = gp.held;
             generator = std::make_unique<net::pcap_replay>("generator", rp);
         } else if (c.generator_type == generator_kind::poisson) {
             generator = std::make_unique<net::poisson_generator>("generator", gp);

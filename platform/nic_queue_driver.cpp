@@ -71,7 +71,12 @@ std::optional<std::vector<std::uint8_t>> receive_frame(queue_bus& b, const nic_q
                                                        bool& done) {
     const rx_status s = peek_rx(b, q);
     done = s.done;
-    if (!done) return std::nullopt;
+    return read_received(b, q, s);
+}
+
+std::optional<std::vector<std::uint8_t>> read_received(queue_bus& b, const nic_queues& q,
+                                                       const rx_status& s) {
+    if (!s.done) return std::nullopt;
     auto got = read_frame(b, q, s.length);
     if (!s.whole) return std::nullopt;
     return got;

@@ -136,6 +136,10 @@ struct rx_status {
 rx_status peek_rx(queue_bus& b, const nic_queues& q);
 rx_check read_rx(queue_bus& b, const nic_queues& q, const rx_status& s,
                  const std::vector<std::uint8_t>& expect);
+// receive_frame() in the same two steps: the frame `s` (from peek_rx()) describes, if done and
+// whole.
+std::optional<std::vector<std::uint8_t>> read_received(queue_bus& b, const nic_queues& q,
+                                                       const rx_status& s);
 // recycle_rx() for open_queues_at(): acknowledges the RX cause, writes the descriptor of the
 // slot the NIC gets next (q.rx_tail, its buffer q.rx_buf(q.rx_tail) mapped at `dma`), advances
 // past the slot just read and writes RDT.

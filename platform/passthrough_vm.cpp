@@ -60,19 +60,6 @@ std::array<std::uint32_t, 4> msix_table_emulation::entry(unsigned n) const {
 passthrough_vm::passthrough_vm(host_platform& p, const workload_config& w, const vm_slot& slot)
     : vm_workload(p, w, slot) {
     if (!p.iommu) throw std::invalid_argument("run: passthrough needs the IOMMU");
-    if (is_rx(w.type)) {
-        if (!p.generator)
-            throw std::invalid_argument("run: a receive workload needs the generator");
-        // Each generated frame's sequence number (payload bytes 0-7) and wire arrival.
-        // A replayed capture's payload is anybody's: its frames are matched in arrival order.
-        p.on_wire_rx = [this](const std::vector<std::uint8_t>& f, tick_t at) {
-            if (m_w.type == workload_type::pcap)
-                m_rx_order.push_back(at);
-            else if (f.size() >= 22)
-                m_rx_arrival[load_le<std::uint64_t>(f.data() + 14)] = at;
-        };
-        sc_core::sc_spawn([this] { rx_watchdog(); });
-    }
     run_guest([this](cpu::guest_context& g) { guest(g); });
 }
 
@@ -159,6 +146,7 @@ void passthrough_vm::guest(cpu::guest_context& g) {
     open_queues(bus, q, "run: the guest's VF");
     if (is_rx(m_w.type)) {
         g.mmio_write32(q.bar0 + ims, icr_bits::rxt);
+        rx_ready(g.now());
         stream_rx(g, bus, q);
         finish();
         return;
@@ -215,9 +203,9 @@ void passthrough_vm::stream_tx(cpu::guest_context& g, queue_bus& bus, nic_queues
 }
 
 // Receiving: sleep until the RX interrupt, take every frame written back (each slot given back at
-// once), until workload.count frames have come.
+// once), until every frame sent to this VM has come.
 void passthrough_vm::stream_rx(cpu::guest_context& g, queue_bus& bus, nic_queues& q) {
-    while (m_rx_frames < m_w.count) {
+    while (!rx_complete()) {
         g.wait_for_interrupt(guest_rx_vector);
         g.eoi();
         for (;;) {
@@ -225,44 +213,10 @@ void passthrough_vm::stream_rx(cpu::guest_context& g, queue_bus& bus, nic_queues
             const auto f = receive_frame(bus, q, done);
             if (!done) break;
             recycle_rx(bus, q);
-            std::optional<tick_t> arrival;
-            if (m_w.type == workload_type::pcap && !m_rx_order.empty()) {
-                arrival = m_rx_order.front();
-                m_rx_order.pop_front();
-            } else if (f && f->size() >= 22) {
-                const auto it = m_rx_arrival.find(load_le<std::uint64_t>(f->data() + 14));
-                if (it != m_rx_arrival.end()) {
-                    arrival = it->second;
-                    m_rx_arrival.erase(it);
-                }
-            }
-            if (!f) {
-                ++m_rx_errors;
-                continue;
-            }
-            const tick_t now = g.now();
-            if (m_rx_frames++ < m_w.warmup) continue;
-            if (m_rx_measured++ == 0) {
-                m_rx_first = now;
-                measure_from(now);
-            }
-            m_rx_last = now;
-            if (arrival) m_rx_latency.sample(ticks_to_ns(now - *arrival));
+            rx_take(g, f);
         }
     }
     measure_to(g.now());
-}
-
-// Ends a receive run whose lost frames will never come: once the generator has sent everything,
-// the NIC gets 1 ms to deliver what it still holds.
-void passthrough_vm::rx_watchdog() {
-    const sc_core::sc_time poll = to_sc_time(10 * ticks_per_us);
-    while (m_p.generator->tx_frames() < m_w.count) sc_core::wait(poll);
-    sc_core::wait(to_sc_time(ticks_per_ms));
-    if (m_vcpu->finished()) return;
-    m_cut = true;
-    measure_to(now_ticks());
-    finish();
 }
 
 std::string passthrough_vm::where() const {

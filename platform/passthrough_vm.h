@@ -37,11 +37,8 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <string>
-#include <unordered_map>
 
-#include "models/core/stats.h"
 #include "platform/vm_rr.h"
 
 namespace iovsim::platform {
@@ -74,34 +71,18 @@ public:
     void host_setup(host_cpu& cpu, vm_host_context& ctx) override;
     const msix_table_emulation& msix() const { return m_msix; }
     net::mac_address mac() const override { return m_mac; }
-    // stream_rx, poisson: frames the guest received (after the warm-up: measured), and the
-    // latency of each measured one from its last bit on the wire to the guest having read it.
-    std::uint64_t rx_frames() const { return m_rx_frames; }
-    std::uint64_t rx_measured() const { return m_rx_measured; }
-    std::uint64_t rx_errors() const { return m_rx_errors; }
-    tick_t rx_first() const { return m_rx_first; }
-    tick_t rx_last() const { return m_rx_last; }
-    const core::histogram& rx_latency_ns() const { return m_rx_latency; }
-    bool ended_by_watchdog() const override { return m_cut; }
 
 private:
     void guest(cpu::guest_context& g);
     void stream_tx(cpu::guest_context& g, queue_bus& bus, nic_queues& q);
     void stream_rx(cpu::guest_context& g, queue_bus& bus, nic_queues& q);
-    void rx_watchdog();
     std::string where() const override;
 
     msix_table_emulation m_msix;
     int m_bar3_region = -1;
-    std::uint64_t m_table_offset = 0;                        // the MSI-X table in BAR3
-    unsigned m_vf = 0;                                       // the VF assigned (0-based)
-    net::mac_address m_mac;                                  // its MAC
-    std::unordered_map<std::uint64_t, tick_t> m_rx_arrival;  // generated frame -> wire arrival
-    std::deque<tick_t> m_rx_order;                           // pcap: arrivals in order
-    std::uint64_t m_rx_frames = 0, m_rx_measured = 0, m_rx_errors = 0;
-    tick_t m_rx_first = 0, m_rx_last = 0;
-    core::histogram m_rx_latency;
-    bool m_cut = false;  // the watchdog ended the run: frames were lost
+    std::uint64_t m_table_offset = 0;  // the MSI-X table in BAR3
+    unsigned m_vf = 0;                 // the VF assigned (0-based)
+    net::mac_address m_mac;            // its MAC
 };
 
 }  // namespace iovsim::platform

@@ -500,12 +500,6 @@ void check_vm_resources(const platform_config& c) {
     }
     bool bridged = false;
     for (const vm_spec& v : w.vms) bridged |= v.mode != vm_mode::passthrough;
-    if (is_rx(w.type) && (w.vms.size() != 1 || w.vms[0].mode != vm_mode::passthrough)) {
-        throw core::config_error(fmt::format(
-            "workload.type: {} runs with one VM in passthrough mode only so far (vm.count 1, "
-            "vm.mode passthrough)",
-            to_string(w.type)));
-    }
     if (bridged && c.iommu_enabled && c.iommu_driver.mode != iommu::host_mode::pt) {
         throw core::config_error(
             "iommu.host_mode: the host bridge of a virtio or emulation VM drives the PF with "

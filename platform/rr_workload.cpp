@@ -227,6 +227,44 @@ void stream(host_platform& p, pf_view& v, const workload_config& w, tick_t timeo
     out.received = out.verified = 0;  // the sink counts what arrives
 }
 
+// Receiving (see the file comment).
+void receive(host_platform& p, pf_view& v, std::uint64_t total, rx_meter& meter, rr_result& out) {
+    host_cpu& cpu = p.cpu;
+    host_queue_bus bus(cpu);
+    std::uint64_t seen = p.interrupts.count(rr_vector);
+    while (!meter.complete()) {
+        if (p.interrupts.count(rr_vector) == seen) {
+            // No interrupt for 1 ms, the generator having sent its last frame before: the rest
+            // were lost.
+            const bool all_sent = p.generator->tx_frames() >= total;
+            if (!cpu.wait_for(p.interrupts.event(rr_vector), ticks_per_ms) && all_sent) {
+                out.cut = true;
+                break;
+            }
+            continue;
+        }
+        seen = p.interrupts.count(rr_vector);
+        // NAPI poll: every frame written back, each slot given back at once.
+        for (;;) {
+            const rx_status st = peek_rx(bus, v);
+            if (!st.done) break;
+            if (v.dma) v.unmap(v.rx_iova[v.rx_next], nic_queue_buffer);
+            const auto f = read_received(bus, v, st);
+            if (v.dma) {
+                const std::uint64_t iova =
+                    v.map(v.rx_buf(v.rx_tail), nic_queue_buffer, iommu::perm_w);
+                v.rx_iova[v.rx_tail] = iova;
+                recycle_rx_at(bus, v, iova);
+            } else {
+                recycle_rx(bus, v);
+            }
+            if (meter.take(f, cpu.now()) == rx_meter::taken::first_measured)
+                out.measured_begin = cpu.now();
+        }
+    }
+    out.measured_end = cpu.now();
+}
+
 }  // namespace
 
 void install_bare_metal_rr(host_platform& p, const workload_config& w, core::accountant& acc,
@@ -248,6 +286,22 @@ void install_bare_metal_rr(host_platform& p, const workload_config& w, core::acc
             round_trip(p, v, w, seq, timeout, out);
             if (w.think_time) cpu.wait_for(never, w.think_time);
         }
+    });
+}
+
+void install_bare_metal_rx(host_platform& p, rx_meter& meter, rr_result& out) {
+    if (!p.nic || !p.generator)
+        throw std::invalid_argument("run: the platform needs the NIC and the generator");
+    const std::uint64_t total = meter.expected();
+    p.cpu.run([&p, &meter, &out, total](host_cpu& cpu) {
+        pf_view v;
+        probe_pf(p, cpu, v);
+        enable_rx_interrupt(cpu, v.id, v, rr_vector, "run: the PF");
+        if (p.iommu)
+            remap_rx_interrupt(cpu, *p.iommu_driver, v.id, v, rr_vector, host_pf_irte,
+                               "run: the PF");
+        p.generator->release(cpu.now());  // the driver is up: the traffic begins
+        receive(p, v, total, meter, out);
     });
 }
 

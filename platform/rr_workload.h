@@ -53,6 +53,14 @@
 // the last completion reaped; `received` and `verified` stay 0 (the sink has the count). No
 // packet accounting: frames overlap, none is a packet from a request to its response.
 //
+// stream_rx, poisson, pcap (install_bare_metal_rx): the same probe and open, the RX interrupt as
+// for rr; the generator on the wire sends to the PF's MAC. The driver sleeps until the RX
+// interrupt, then (its NAPI poll) takes every frame the NIC wrote back (lazy, strict: the
+// buffer unmapped before the frame is read), giving each slot back at once (lazy, strict: a
+// fresh mapping), and tells the rx_meter (rx_meter.h) the time it has read each, until every
+// frame sent has come; with no interrupt for 1 ms after the generator's last frame it stops
+// (rr_result::cut: the rest were lost).
+//
 // Leaves out: ISR entry and softirq costs (no host core model here yet), for rr more than one
 // frame in flight and TX completion reclaim without an IOMMU domain (the TX ring is reused in
 // order; one frame in flight), the CPU time of the DMA API's bookkeeping beyond the IOMMU driver's
@@ -65,6 +73,7 @@
 
 #include "models/core/accountant.h"
 #include "platform/host_platform.h"
+#include "platform/rx_meter.h"
 #include "platform/workload_params.h"
 
 namespace iovsim::platform {
@@ -78,6 +87,7 @@ struct rr_result {
     std::uint64_t verified = 0;  // of those, the request echoed (payload equal, MACs swapped)
     tick_t measured_begin = 0;   // the first measured (post-warm-up) packet's begin
     tick_t measured_end = 0;     // the last packet's end
+    bool cut = false;            // receiving: stopped waiting for frames that were lost
 };
 
 // Installs the workload as the CPU's program. std::invalid_argument if the platform has no NIC
@@ -91,6 +101,10 @@ void install_bare_metal_rr(host_platform& p, const workload_config& w, core::acc
 // program with a std::runtime_error saying how far it got.
 void install_bare_metal_stream(host_platform& p, const workload_config& w, rr_result& out,
                                tick_t timeout = 10 * ticks_per_ms);
+// Installs stream_rx / poisson / pcap as the CPU's program: receives until `meter` is complete
+// (or frames were lost: out.cut). std::invalid_argument without the NIC or the generator. The
+// caller feeds the meter the frames' wire arrivals (host_platform::on_wire_rx).
+void install_bare_metal_rx(host_platform& p, rx_meter& meter, rr_result& out);
 
 // For a streaming sender whose frames are still on their way when it has handed the last one
 // over (a VM's through vhost or the VMM's device, the host bridge and the PF): call from a

@@ -97,6 +97,11 @@ virtio_vm::virtio_vm(host_platform& p, const workload_config& w, const vm_slot& 
         // drains the TX ring on the vCPU's thread (its cycles added to the exit) and writes the
         // frames to the tap when that work is done.
         m_dev.on_notify = [this, hz](std::uint16_t q) {
+            if (q == virtio::rx_queue) {
+                // New RX buffers: QEMU flushes the frames it held back (can_receive was false).
+                m_tap_fd.signal(m_bar.now());
+                return;
+            }
             if (q != virtio::tx_queue) return;
             const virtio::virtio_net_backend::result r = m_backend->handle_tx();
             m_bar.add_cycles(r.cycles);
@@ -112,6 +117,8 @@ virtio_vm::virtio_vm(host_platform& p, const workload_config& w, const vm_slot& 
                 for (;;) {
                     t.wait(m_tap_fd);
                     while (!m_tap_queue.empty() && m_tap_queue.front().first <= t.now()) {
+                        // No RX buffer: the frames stay queued until the driver's RX kick.
+                        if (!m_backend->rx_buffer_available()) break;
                         const auto f = std::move(m_tap_queue.front().second);
                         m_tap_queue.pop_front();
                         const virtio::virtio_net_backend::result r = m_backend->receive(f);
@@ -122,6 +129,10 @@ virtio_vm::virtio_vm(host_platform& p, const workload_config& w, const vm_slot& 
             });
         m_bridge->add_port(m_index, guest_mac(m_index),
                            [this](const host_bridge_net::frame& f, tick_t at) {
+                               if (m_tap_queue.size() >= virtio::vhost_worker::tap_queue_frames) {
+                                   ++m_tap_dropped;  // the tap's queue is full
+                                   return;
+                               }
                                tl().mark(at, stage::vmm);  // the I/O thread's eventfd
                                m_tap_queue.emplace_back(at, f);
                                m_tap_fd.signal(at);
@@ -156,6 +167,10 @@ void virtio_vm::guest(cpu::guest_context& g) {
     if (!drv.init(env)) throw std::runtime_error("run: the guest's virtio-net driver init failed");
 
     if (m_w.type == workload_type::stream_tx) return stream_tx(g, env, drv);
+    if (is_rx(m_w.type)) {
+        rx_ready(g.now());
+        return stream_rx(g, env, drv);
+    }
     const std::uint32_t bytes = m_w.size - 4;  // the FCS is the NIC's
     for (m_seq = 0; m_w.more(m_seq, g.now(), m_out.measured_begin); ++m_seq) {
         const auto request = make_frame(peer_mac(), guest_mac(m_index), bytes, m_seq);
@@ -207,6 +222,47 @@ void virtio_vm::stream_tx(cpu::guest_context& g, virtio::guest_env& env,
     while (ring.num_free() < size) drv.reclaim_tx(env);
     measure_to(g.now());
     when_sink_has(*m_p.terminator, mac(), m_w.count, [this] { finish(); });
+}
+
+// Receiving (see the file comment).
+void virtio_vm::stream_rx(cpu::guest_context& g, virtio::guest_env& env,
+                          virtio::virtio_net_driver& drv) {
+    while (!rx_complete()) {
+        g.wait_for_interrupt(guest_rx_vector);
+        g.eoi();
+        // NAPI: poll with interrupts off until the used ring is empty; on again, and poll again
+        // if a frame came in between (virtqueue_enable_cb's check).
+        do {
+            drv.disable_rx_interrupts();
+            while (const auto f = drv.receive(env)) rx_take(g, f);
+        } while (!drv.enable_rx_interrupts());
+    }
+    measure_to(g.now());
+    finish();
+}
+
+void virtio_vm::register_stats(core::stats_registry& reg, const std::string& prefix) const {
+    const virtio::virtio_net_backend& b = *m_backend;
+    const std::string p = prefix + "virtio.";
+    const auto add = [&](const char* name, const char* unit, const char* what, std::uint64_t v) {
+        reg.add_value(p + name, unit, what, static_cast<double>(v));
+    };
+    add("tx_frames", "frames", "frames the backend took from the TX virtqueue", b.tx_frames());
+    add("rx_frames", "frames", "frames the backend wrote into RX buffers", b.rx_frames());
+    add("rx_no_buffer", "frames", "frames for the guest dropped: no RX buffer posted",
+        b.rx_no_buffer());
+    add("rx_too_big", "frames", "frames for the guest dropped: longer than the RX buffer",
+        b.rx_too_big());
+    add("tx_malformed", "chains", "TX chains shorter than the virtio-net header", b.tx_malformed());
+    add("vhost_wakeups", "wake-ups", "times the vhost worker woke (0: virtio.backend vmm)",
+        m_worker ? m_worker->wakeups() : 0);
+    add("tap_dropped", "frames",
+        "frames for the guest the tap dropped: its queue (1000 frames) was full while the guest "
+        "posted no RX buffers",
+        m_worker ? m_worker->tap_dropped() : m_tap_dropped);
+    add("unrouted_interrupts", "interrupts",
+        "interrupts the backend signalled for a queue without an MSI-X vector (not delivered)",
+        m_unrouted);
 }
 
 std::string virtio_vm::where() const {

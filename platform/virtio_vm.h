@@ -34,6 +34,14 @@
 // vhost has used every buffer; the run ends once the sink has every frame (when_sink_has,
 // rr_workload.h), or when none has come for 1 ms.
 //
+// stream_rx, poisson, pcap (vm_rr.h): frames from the generator reach the PF, the host stack
+// and the bridge, the tap, vhost (or the VMM's I/O thread), which copies each into an RX buffer
+// and signals the RX interrupt through irqfd (event idx: only when the driver asked). The guest
+// sleeps until that interrupt, then polls with RX interrupts off (NAPI: every used buffer taken
+// and posted again, a kick when the device asked for one), turns them on again (and polls again
+// if a frame came meanwhile), until every frame sent to it has come. A frame vhost has no buffer
+// for is dropped and counted (backend rx_no_buffer).
+//
 // TX completions: the driver reclaims finished TX buffers when it transmits (Linux's
 // virtio_net with napi_tx off), and the TX queue has no MSI-X vector (VIRTIO_MSI_NO_VECTOR): a
 // TX interrupt vhost signals reaches no guest vector and is counted, not delivered.
@@ -100,10 +108,13 @@ public:
     const virtio::vhost_worker* worker() const { return m_worker.get(); }  // null: vmm backend
     // Interrupts vhost signalled for a queue without an MSI-X vector (not delivered).
     std::uint64_t unrouted_interrupts() const { return m_unrouted; }
+    // <prefix>virtio.*: the backend's frames and drops, vhost's wake-ups, unrouted interrupts.
+    void register_stats(core::stats_registry& reg, const std::string& prefix) const override;
 
 private:
     void guest(cpu::guest_context& g);
     void stream_tx(cpu::guest_context& g, virtio::guest_env& env, virtio::virtio_net_driver& drv);
+    void stream_rx(cpu::guest_context& g, virtio::guest_env& env, virtio::virtio_net_driver& drv);
     void interrupt(std::uint16_t queue, tick_t at);
     std::string where() const override;
 
@@ -118,6 +129,7 @@ private:
     std::unique_ptr<cpu::host_thread> m_io;
     cpu::eventfd m_tap_fd{"tap"};
     std::deque<std::pair<tick_t, virtio::virtio_net_backend::frame>> m_tap_queue;
+    std::uint64_t m_tap_dropped = 0;  // vmm backend: the tap's queue was full
     std::uint64_t m_unrouted = 0;
     std::uint64_t m_rx_mismatch = 0;  // responses that did not match their request
 };

@@ -29,14 +29,16 @@ vm_workload::vm_workload(host_platform& p, const workload_config& w, const vm_sl
       m_spec(slot.spec),
       m_out(*slot.out),
       m_bridge(slot.bridge),
-      m_done(slot.done) {
+      m_done(slot.done),
+      m_ready(slot.ready) {
     const platform_config& c = p.config();
     if (!p.kvm) throw std::invalid_argument("run: the platform was built without VMs");
     if (!c.accounting)
         throw std::invalid_argument("run: the platform was built without packet accounting");
     if (!p.nic || (w.type == workload_type::rr && !p.peer) ||
-        (w.type == workload_type::stream_tx && !p.terminator))
+        (w.type == workload_type::stream_tx && !p.terminator) || (is_rx(w.type) && !p.generator))
         throw std::invalid_argument("run: the platform needs the NIC and the workload's peer");
+    if (is_rx(w.type)) m_rx.emplace(slot.rx_frames, w.warmup, w.type == workload_type::pcap);
     m_map.map_ram(0, vm_ram_hpa(w, m_index), m_spec.memory);
     m_vm = p.kvm->add_vm(m_map, m_spec.interrupts, m_spec.wait);
     m_vcpu = std::make_unique<cpu::vcpu>(
@@ -74,6 +76,22 @@ void vm_workload::measure_from(tick_t t) {
 void vm_workload::measure_to(tick_t t) {
     m_out.measured_end = t;
     m_exits_end = exit_counts();
+}
+
+void vm_workload::arrived(const std::vector<std::uint8_t>& f, tick_t at) {
+    if (m_rx) m_rx->arrived(f, at);
+}
+
+void vm_workload::rx_take(cpu::guest_context& g,
+                          const std::optional<std::vector<std::uint8_t>>& f) {
+    if (m_rx->take(f, g.now()) == rx_meter::taken::first_measured) measure_from(g.now());
+}
+
+void vm_workload::cut(tick_t now) {
+    if (m_vcpu->finished() || m_cut) return;
+    m_cut = true;
+    measure_to(now);
+    finish();
 }
 
 void vm_workload::run_guest(std::function<void(cpu::guest_context&)> program) {
@@ -128,6 +146,20 @@ void vm_workload::check() const {
     }
 }
 
+std::vector<net::mac_address> receiver_macs(const workload_config& w) {
+    if (w.mode == vm_mode::bare_metal) return {pf_mac()};
+    std::vector<net::mac_address> macs;
+    unsigned vf = 0;
+    for (unsigned i = 0; i < w.vms.size(); ++i)
+        macs.push_back(w.vms[i].mode == vm_mode::passthrough ? vf_mac(vf++) : guest_mac(i));
+    return macs;
+}
+
+std::uint64_t receiver_frames(const workload_config& w, unsigned n, unsigned receivers) {
+    if (w.type != workload_type::pcap) return w.count;
+    return w.count / receivers + (n < w.count % receivers ? 1 : 0);
+}
+
 std::unique_ptr<vm_workload> make_vm_workload(host_platform& p, const workload_config& w,
                                               const vm_slot& slot) {
     switch (slot.spec.mode) {
@@ -161,6 +193,11 @@ vm_set::vm_set(host_platform& p, const workload_config& w, core::accountant& all
         slot.done = [this] {
             if (--m_running == 0) sc_core::sc_stop();  // halt polling and timers would go on
         };
+        slot.rx_frames = receiver_frames(w, i, static_cast<unsigned>(w.vms.size()));
+        slot.ready = [this](tick_t at) {
+            // The generator (held) begins once every receiver's driver is up.
+            if (++m_receivers_ready == m_vms.size()) m_p.generator->release(at);
+        };
         m_vms.push_back(make_vm_workload(p, w, slot));
     }
     m_running = static_cast<unsigned>(m_vms.size());
@@ -172,7 +209,27 @@ vm_set::vm_set(host_platform& p, const workload_config& w, core::accountant& all
         else if (m_vms[vm]->keep_kvm_mark(s))
             tl.mark(t, s);
     });
+    if (is_rx(w.type)) {
+        // Each frame's arrival to the VM it is for (its destination MAC, receiver_macs()).
+        const std::vector<net::mac_address> macs = receiver_macs(w);
+        p.on_wire_rx = [this, macs](const std::vector<std::uint8_t>& f, tick_t at) {
+            if (f.size() < 6) return;
+            const net::mac_address to = net::mac_address::at(f, 0);
+            for (std::size_t i = 0; i < macs.size(); ++i)
+                if (macs[i] == to) m_vms[i]->arrived(f, at);
+        };
+        std::uint64_t total = 0;
+        for (const auto& v : m_vms) total += v->rx()->expected();
+        sc_core::sc_spawn([this, total] { rx_watchdog(total); });
+    }
     p.cpu.run([this](host_cpu& cpu) { host(cpu); }, false);
+}
+
+void vm_set::rx_watchdog(std::uint64_t total) {
+    const sc_core::sc_time poll = to_sc_time(10 * ticks_per_us);
+    while (m_p.generator->tx_frames() < total) sc_core::wait(poll);
+    sc_core::wait(to_sc_time(ticks_per_ms));
+    for (const auto& v : m_vms) v->cut(now_ticks());
 }
 
 void vm_set::host(host_cpu& cpu) {
@@ -194,6 +251,18 @@ void vm_set::host(host_cpu& cpu) {
     }
     if (m_bridge.has_ports()) m_bridge.setup(cpu, *ctx.pf);
     for (const auto& v : m_vms) v->host_setup(cpu, ctx);
+    if (m_p.generator) {
+        // The generator's receivers are the VMs' MACs (receiver_macs(), fixed before the VFs
+        // were handed out).
+        const std::vector<net::mac_address> macs = receiver_macs(m_p.config().workload);
+        for (std::size_t i = 0; i < m_vms.size(); ++i) {
+            if (m_vms[i]->mac() != macs[i])
+                throw std::runtime_error(
+                    fmt::format("run: VM {} received MAC {}, the generator "
+                                "sends it to {}",
+                                i, m_vms[i]->mac().to_string(), macs[i].to_string()));
+        }
+    }
     for (const auto& v : m_vms) v->start(cpu.now());
     if (m_bridge.has_ports()) m_bridge.serve(cpu);
 }
@@ -231,6 +300,17 @@ void host_bridge_net::send(const frame& f, tick_t at) {
     m_tx.emplace_back(at, f);
     const tick_t now = now_ticks();
     m_tx_event.notify(to_sc_time(at > now ? at - now : 0));
+}
+
+void host_bridge_net::register_stats(core::stats_registry& reg, const std::string& prefix) const {
+    const auto add = [&](const char* name, const char* what, std::uint64_t v) {
+        reg.add_value(prefix + name, "frames", what, static_cast<double>(v));
+    };
+    add("tx_frames", "frames the bridge took from the VMs' taps and sent through the PF",
+        m_tx_frames);
+    add("rx_frames", "frames the PF received that the bridge handed to a VM's tap", m_rx_frames);
+    add("rx_errors", "PF RX descriptors written back without a whole frame (dropped)", m_rx_errors);
+    add("rx_unknown", "frames the PF received for no bridge port's MAC (dropped)", m_rx_unknown);
 }
 
 void host_bridge_net::setup(host_cpu& cpu, const pcie::enumerated_function& pf) {

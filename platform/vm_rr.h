@@ -1,10 +1,12 @@
 // The workloads in VMs (issue 6, DESIGN.md §1, §6). rr: the guest's driver sends a request frame
 // to the echo peer and waits for its echo, workload.count times (or for workload.duration), one
 // frame in flight per VM, as rr_workload.h does on bare metal; stream_tx: it sends
-// workload.count frames to a sink as fast as its TX ring allows; stream_rx, poisson, pcap
-// (passthrough_vm.h): it receives what a generator on the wire sends. vm.count VMs with one vCPU
-// each; each VM's mode (vm.mode, vms.N.mode) decides its driver and what stands between it and
-// the NIC:
+// workload.count frames to a sink as fast as its TX ring allows; stream_rx, poisson, pcap: it
+// receives what the generator on the wire sends it (workload.count frames at workload.rate to
+// each VM; a capture's frames to the VMs in turn), sleeping until its driver's RX interrupt and
+// taking every frame there is (rx_meter.h measures; receiver_macs() says where the frames go).
+// vm.count VMs with one vCPU each; each VM's mode (vm.mode, vms.N.mode) decides its driver and what
+// stands between it and the NIC:
 //   passthrough  passthrough_vm.h: a VF assigned to the VM, DMA through the IOMMU
 //   virtio       virtio_vm.h: virtio-net, a vhost worker (or the VMM's backend), the host
 //                bridge and the PF
@@ -35,6 +37,11 @@
 // a frame reaches the tap from the guest side and when the PF's interrupt reaches the host,
 // pcie at the TDT write.
 //
+// Receive workloads end when each guest has taken every frame sent to it; once the generator
+// has sent everything, the NIC and the hosts get 1 ms to deliver what they still hold, then a
+// watchdog ends the guests still waiting (their lost frames are counted: stream.lost, and the
+// NIC's, the bridge's and the backends' drop counters say where).
+//
 // Exits are counted for the measured round trips only (from the first measured request's start
 // to the last response's end): vm_exits.per_packet and .by_reason.
 //
@@ -53,10 +60,12 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "models/core/accountant.h"
+#include "models/core/stats.h"
 #include "models/cpu/ept.h"
 #include "models/cpu/exit_costs.h"
 #include "models/cpu/vcpu.h"
@@ -64,6 +73,7 @@
 #include "platform/nic_queue_driver.h"
 #include "platform/pf_driver.h"
 #include "platform/rr_workload.h"
+#include "platform/rx_meter.h"
 #include "platform/workload_params.h"
 
 namespace iovsim::platform {
@@ -77,6 +87,13 @@ inline net::mac_address guest_mac(unsigned n = 0) {
 }
 
 class host_bridge_net;
+
+// Receive workloads: where the generator sends, one MAC per receiver (bare metal: the PF's;
+// VMs: passthrough VM n's VF (VFs are assigned in VM order), guest_mac(n) behind the bridge).
+std::vector<net::mac_address> receiver_macs(const workload_config& w);
+// The frames receiver `n` of `receivers` is sent: workload.count each, or a capture's
+// workload.count frames dealt in turn.
+std::uint64_t receiver_frames(const workload_config& w, unsigned n, unsigned receivers);
 
 // What the host's setup shares across VMs (vm_set fills it before the VMs' host_setup).
 struct vm_host_context {
@@ -93,7 +110,9 @@ struct vm_slot {
     core::accountant* accountant = nullptr;  // this VM's packets
     rr_result* out = nullptr;
     host_bridge_net* bridge = nullptr;
-    std::function<void()> done;  // the guest has finished
+    std::function<void()> done;         // the guest has finished
+    std::uint64_t rx_frames = 0;        // receive workloads: the frames sent to this VM
+    std::function<void(tick_t)> ready;  // receive workloads: the guest's driver is up
 };
 
 class vm_workload {
@@ -106,9 +125,15 @@ public:
     virtual void host_setup(host_cpu& cpu, vm_host_context& ctx) = 0;
     // Tells the guest to start (its first program step waits for start_vector).
     void start(tick_t at);
-    // Whether the run may end with the guest still waiting (a receive workload whose lost frames
-    // never come: the mode's watchdog ended it).
-    virtual bool ended_by_watchdog() const { return false; }
+    // Receive workloads: a frame for this VM reached the NIC at `at` (the wire probe).
+    void arrived(const std::vector<std::uint8_t>& f, tick_t at);
+    // What the guest has received (receive workloads; null otherwise).
+    const rx_meter* rx() const { return m_rx ? &*m_rx : nullptr; }
+    // Ends a receive run whose lost frames never come (vm_set's watchdog): the measured window
+    // closes at `now` and the guest counts as done. No effect on a guest that has finished.
+    void cut(tick_t now);
+    // Whether the run may end with the guest still waiting (cut() ended it).
+    bool ended_by_watchdog() const { return m_cut; }
     // KVM's mark for this VM (irqfd, an ioeventfd's handoff) is the packet's (default: yes).
     virtual bool keep_kvm_mark(core::stage) const { return true; }
 
@@ -127,6 +152,12 @@ public:
     const rr_result& result() const { return m_out; }
     const cpu::vcpu& vcpu() const { return *m_vcpu; }
     const cpu::ept& map() const { return m_map; }
+    // The mode's own device and backend counters (what it received, dropped and why) under
+    // `prefix` ("vms.N.").
+    virtual void register_stats(core::stats_registry& reg, const std::string& prefix) const {
+        (void)reg;
+        (void)prefix;
+    }
     // The vCPU's signals (state, irq, irr, isr) under `t`'s scope.
     void set_tracer(const core::tracer& t) { m_vcpu->set_tracer(t.child("vcpu0")); }
 
@@ -143,6 +174,16 @@ protected:
     // end_packet do it for rr; a streaming loop calls them itself.
     void measure_from(tick_t t);
     void measure_to(tick_t t);
+    // Receive workloads: the guest's driver has read `f` now (nullopt: a descriptor without a
+    // whole frame); the measured window opens at the first measured frame. rx_complete(): every
+    // frame sent to this VM has been taken.
+    void rx_take(cpu::guest_context& g, const std::optional<std::vector<std::uint8_t>>& f);
+    bool rx_complete() const { return m_rx->complete(); }
+    // Receive workloads: the guest's driver is up and can receive (the generator starts once
+    // every receiver is).
+    void rx_ready(tick_t at) {
+        if (m_ready) m_ready(at);
+    }
     // Installs the guest's program on the vCPU; if it throws, the guest counts as done (so the run
     // ends) and the vCPU keeps the failure for check().
     void run_guest(std::function<void(cpu::guest_context&)> program);
@@ -165,6 +206,9 @@ protected:
 private:
     std::array<std::uint64_t, cpu::exit_reason_count> exit_counts() const;
     std::function<void()> m_done;
+    std::function<void(tick_t)> m_ready;
+    std::optional<rx_meter> m_rx;
+    bool m_cut = false;
     std::array<std::uint64_t, cpu::exit_reason_count> m_exits_begin{}, m_exits_end{};
 };
 
@@ -196,6 +240,8 @@ public:
     std::uint64_t rx_frames() const { return m_rx_frames; }
     std::uint64_t rx_errors() const { return m_rx_errors; }    // descriptors without a whole frame
     std::uint64_t rx_unknown() const { return m_rx_unknown; }  // for no port's MAC: dropped
+    // host.bridge.*: the counters above.
+    void register_stats(core::stats_registry& reg, const std::string& prefix) const;
 
 private:
     struct port {
@@ -232,6 +278,8 @@ public:
 
 private:
     void host(host_cpu& cpu);
+    // Receive workloads: once the generator has sent `total` frames, 1 ms; then cut() the VMs.
+    void rx_watchdog(std::uint64_t total);
 
     host_platform& m_p;
     host_bridge_net m_bridge;
@@ -239,6 +287,7 @@ private:
     std::deque<rr_result> m_results;  // stable addresses
     std::vector<std::unique_ptr<vm_workload>> m_vms;
     unsigned m_running = 0;
+    unsigned m_receivers_ready = 0;
 };
 
 }  // namespace iovsim::platform

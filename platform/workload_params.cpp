@@ -43,31 +43,33 @@ void declare_workload_params(core::param_registry& reg) {
                            "rr: request/response ping-pong with the echo peer, one frame in "
                            "flight; stream_tx: each VM sends workload.count frames as fast as its "
                            "TX ring allows to a sink on the wire (nic.peer is then none); "
-                           "stream_rx, poisson: a generator on the "
-                           "wire sends workload.count frames to VM 0 at workload.rate (evenly "
-                           "spaced, or with exponential gaps from sim.seed), which receives them "
-                           "(passthrough VM 0 only so far); pcap: the frames of workload.pcap "
-                           "replayed toward VM 0 at their recorded spacing")
+                           "stream_rx, poisson: a generator on the wire sends workload.count "
+                           "frames to each VM (bare metal: to the host) at workload.rate (evenly "
+                           "spaced, or with exponential gaps from sim.seed), which receives them; "
+                           "pcap: the frames of workload.pcap replayed at their recorded spacing, "
+                           "to the VMs in turn")
                     .with_choices({"rr", "stream_tx", "stream_rx", "poisson", "pcap"}));
     reg.declare(param_decl("workload.pcap", param_kind::string, "", "",
                            "pcap: the capture to replay (Ethernet frames without FCS, as tcpdump "
-                           "and iovsim --pcap write them); each frame's destination becomes VM "
-                           "0's MAC"));
+                           "and iovsim --pcap write them); each frame's destination becomes a "
+                           "receiver's MAC, the VMs in turn"));
     reg.declare(param_decl("workload.rate", param_kind::real, "1000000", "frames/s",
-                           "stream_rx, poisson: frames per second the generator sends (mean rate "
-                           "for poisson); more than the wire carries queues at the generator")
+                           "stream_rx, poisson: frames per second the generator sends to each "
+                           "receiver (mean rate for poisson); more than the wire carries queues "
+                           "at the generator")
                     .with_min("1")
                     .with_max("1e9"));
     reg.declare(param_decl("workload.start", param_kind::time, "200us", "ns",
-                           "stream_rx, poisson: when the generator sends its first frame (after "
-                           "the VMs have opened their queues)")
+                           "stream_rx, poisson, pcap: when the generator sends its first frame, "
+                           "or when every receiver's driver is up if that is later")
                     .with_max("1s"));
     reg.declare(param_decl("workload.size", param_kind::size, "64", "B",
                            "Frame length on the wire after the SFD, FCS included (64 to 1518)")
                     .with_min("64")
                     .with_max("1518"));
     reg.declare(param_decl("workload.count", param_kind::integer, "10000", "packets",
-                           "Round trips to run, warm-up included")
+                           "Round trips to run, warm-up included (stream_tx: frames each sender "
+                           "sends; stream_rx, poisson: frames each receiver is sent)")
                     .with_min("1")
                     .with_max("100000000"));
     reg.declare(param_decl("workload.warmup", param_kind::integer, "100", "packets",

@@ -5,10 +5,10 @@
 // (request/response ping-pong: one frame in flight per VM, the next request when the echo is
 // back), stream_tx (each VM, or the host, sends workload.count frames to a sink as fast as its
 // TX ring allows), stream_rx / poisson (a generator on the wire sends
-// workload.count frames to VM 0 at workload.rate, evenly spaced or with exponential gaps, from
-// workload.start on; passthrough VM 0 only so far), pcap (the frames of workload.pcap replayed
-// toward VM 0 at their recorded spacing). No timing of its own; workload.think_time
-// is the pause between a response and the next request.
+// workload.count frames to each VM, or to the host on bare metal, at workload.rate, evenly
+// spaced or with exponential gaps, from workload.start on or once every receiver's driver is up),
+// pcap (the frames of workload.pcap replayed at their recorded spacing, to the VMs in turn). No
+// timing of its own; workload.think_time is the pause between a response and the next request.
 #pragma once
 
 #include <cstdint>

@@ -50,6 +50,10 @@ void histogram::sample(double v) {
     m_sum += v;
 }
 
+void histogram::merge(const histogram& other) {
+    for (const double v : other.m_samples) sample(v);
+}
+
 void histogram::sort() const {
     if (!m_sorted) {
         std::sort(m_samples.begin(), m_samples.end());

@@ -47,6 +47,8 @@ private:
 class histogram {
 public:
     void sample(double v);
+    // Every sample of `other` added (several receivers' latencies as one).
+    void merge(const histogram& other);
 
     std::uint64_t count() const { return m_samples.size(); }
     double sum() const { return m_sum; }

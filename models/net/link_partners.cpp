@@ -85,8 +85,13 @@ void wait_until(tick_t at) {
 }  // namespace
 
 std::vector<std::uint8_t> generated_frame(const generator_params& p, std::uint64_t seq) {
+    return generated_frame(p, seq, p.dst);
+}
+
+std::vector<std::uint8_t> generated_frame(const generator_params& p, std::uint64_t seq,
+                                          mac_address to) {
     std::vector<std::uint8_t> f(p.frame_bytes - fcs_bytes);
-    std::copy(p.dst.bytes().begin(), p.dst.bytes().end(), f.begin());
+    std::copy(to.bytes().begin(), to.bytes().end(), f.begin());
     std::copy(p.src.bytes().begin(), p.src.bytes().end(), f.begin() + 6);
     f[12] = ethertype::local_experimental >> 8;
     f[13] = ethertype::local_experimental & 0xff;
@@ -105,29 +110,57 @@ constant_rate_generator::constant_rate_generator(sc_core::sc_module_name name,
     SC_THREAD(run);
 }
 
+void link_partner::release(tick_t at) {
+    if (m_released) return;
+    m_released = true;
+    m_release_at = at;
+    m_release.notify(sc_core::SC_ZERO_TIME);
+}
+
+tick_t link_partner::start_time(tick_t start, bool held) {
+    if (!held) return start;
+    if (!m_released) sc_core::wait(m_release);
+    return std::max(start, m_release_at);
+}
+
 void constant_rate_generator::run() {
-    const double interval_ps = 1e12 / m_p.rate_fps;
-    for (std::uint64_t i = 0; i < m_p.count; ++i) {
+    m_p.start = start_time(m_p.start, m_p.held);
+    const std::vector<mac_address> to = m_p.destinations();
+    const double interval_ps = 1e12 / (m_p.rate_fps * static_cast<double>(to.size()));
+    for (std::uint64_t i = 0; i < m_p.total(); ++i) {
         const tick_t at = m_p.start + static_cast<tick_t>(std::llround(interval_ps * i));
         wait_until(at);
-        transmit(generated_frame(m_p, i), at);
+        transmit(generated_frame(m_p, i, to[i % to.size()]), at);
     }
 }
 
 poisson_generator::poisson_generator(sc_core::sc_module_name name, const generator_params& p)
-    : link_partner(name, p.wire), m_p(p), m_rng(p.seed) {
+    : link_partner(name, p.wire), m_p(p), m_rng(p.seed), m_pick(p.seed + 1) {
     check(p);
     SC_THREAD(run);
 }
 
 void poisson_generator::run() {
-    std::exponential_distribution<double> gap(m_p.rate_fps / 1e12);  // per picosecond
+    m_p.start = start_time(m_p.start, m_p.held);
+    // The receivers with frames left, and how many each still gets.
+    std::vector<mac_address> to = m_p.destinations();
+    std::vector<std::uint64_t> left(to.size(), m_p.count);
     double at = static_cast<double>(m_p.start);
-    for (std::uint64_t i = 0; i < m_p.count; ++i) {
-        if (i > 0) at += gap(m_rng);
+    for (std::uint64_t i = 0; i < m_p.total(); ++i) {
+        if (i > 0) {
+            // k merged streams of rate_fps each: one of rate k × rate_fps (per picosecond).
+            const double k = static_cast<double>(to.size());
+            at += std::exponential_distribution<double>(k * m_p.rate_fps / 1e12)(m_rng);
+        }
+        std::size_t r = 0;
+        if (to.size() > 1) r = std::uniform_int_distribution<std::size_t>(0, to.size() - 1)(m_pick);
         const auto t = static_cast<tick_t>(std::llround(at));
         wait_until(t);
-        transmit(generated_frame(m_p, i), t);
+        transmit(generated_frame(m_p, i, to[r]), t);
+        if (--left[r] == 0) {
+            to.erase(to.begin() + static_cast<std::ptrdiff_t>(r));
+            left.erase(left.begin() + static_cast<std::ptrdiff_t>(r));
+        }
     }
 }
 
@@ -143,6 +176,7 @@ std::uint64_t pcap_replay::frames() const {
 }
 
 void pcap_replay::run() {
+    m_p.start = start_time(m_p.start, m_p.held);
     if (m_file.records.empty()) return;
     const tick_t first = m_file.records.front().time;
     for (const pcap_record& r : m_file.records) {
@@ -153,7 +187,10 @@ void pcap_replay::run() {
         const tick_t at = std::max(m_p.start + (r.time >= first ? r.time - first : 0), now_ticks());
         wait_until(at);
         std::vector<std::uint8_t> f(r.bytes);
-        if (m_p.dst) std::copy(m_p.dst->bytes().begin(), m_p.dst->bytes().end(), f.begin());
+        if (!m_p.dst.empty()) {
+            const mac_address& to = m_p.dst[tx_frames() % m_p.dst.size()];
+            std::copy(to.bytes().begin(), to.bytes().end(), f.begin());
+        }
         if (f.size() < min_frame_bytes - fcs_bytes) f.resize(min_frame_bytes - fcs_bytes);  // pad
         set_fcs(f, true);
         transmit(f, at);

@@ -112,6 +112,8 @@ public:
     std::uint64_t rx_too_big() const { return m_rx_too_big; }      // dropped: buffer too small
     const virtq_device* tx_ring() const { return m_tx.get(); }
     const virtq_device* rx_ring() const { return m_rx.get(); }
+    // Whether receive() would find a buffer: started, the RX ring not broken, a chain available.
+    bool rx_buffer_available() { return m_rx && !m_rx->broken() && m_rx->has_avail(); }
 
 private:
     std::uint64_t cost(std::uint64_t accesses, std::uint64_t bytes, unsigned packets,

@@ -63,6 +63,18 @@ TEST(histogram, nearest_rank_of_a_small_set) {
     EXPECT_DOUBLE_EQ(h.mean(), 32.0);            // 160 / 5
 }
 
+TEST(histogram, merge_is_the_union_of_the_samples) {
+    // {40, 15, 50} and {35, 20}: the five values of the test above, in two receivers.
+    histogram a, b;
+    for (double x : {40.0, 15.0, 50.0}) a.sample(x);
+    for (double x : {35.0, 20.0}) b.sample(x);
+    a.merge(b);
+    EXPECT_EQ(a.count(), 5u);
+    EXPECT_DOUBLE_EQ(a.percentile(0.50), 35.0);  // 15 20 35 40 50: rank 3
+    EXPECT_DOUBLE_EQ(a.mean(), 32.0);            // 160 / 5
+    EXPECT_EQ(b.count(), 2u);                    // the other is left as it was
+}
+
 TEST(histogram, percentiles_of_ten_samples) {
     histogram h;
     for (int i = 10; i >= 1; --i) h.sample(i);
