@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <stdexcept>
+
 #include "models/emu-nic/e1000_regs.h"
 #include "platform/nic_queue_driver.h"
 #include "platform/nicbench.h"
@@ -12,19 +15,27 @@ namespace {
 
 using core::stage;
 
-emunic::e1000_driver_params driver_params() {
+// The guest's e1000 driver at `mtu` (nic.mtu): RX buffers as Linux's e1000 sizes them, TX
+// buffers holding the largest frame without FCS (2048 B for the standard MTU).
+emunic::e1000_driver_params driver_params(unsigned mtu) {
     emunic::e1000_driver_params d;
     d.bar0 = emu_bar0_gpa;
     d.dma_base = emu_region_gpa;
     d.vector = guest_rx_vector;
+    d.mtu = mtu;
+    d.rx_buffer_bytes = emunic::e1000_rx_buffer_len(mtu);
+    d.tx_buffer_bytes = std::max<std::uint32_t>(2048, mtu + 14);
     return d;
 }
 
 }  // namespace
 
 emulation_vm::emulation_vm(host_platform& p, const workload_config& w, const vm_slot& slot)
-    : vm_workload(p, w, slot), m_driver(driver_params()) {
+    : vm_workload(p, w, slot), m_driver(driver_params(p.config().nic_mtu)) {
     const platform_config& c = p.config();
+    if (emu_region_gpa + m_driver.dma_bytes() > m_spec.memory)
+        throw std::runtime_error(
+            "run: the e1000 driver's rings and buffers do not fit the guest's RAM");
     m_region = m_map.add_emulated(fmt::format("e1000_{}.bar0", m_index), emu_bar0_gpa,
                                   emunic::e1000_bar_size);
 

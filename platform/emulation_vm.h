@@ -12,7 +12,8 @@
 // The host (on the host CPU stand-in): the bridge's setup (the PF, its queues and interrupt),
 // then the guest is started (start_vector through irqfd), then the bridge forwards frames.
 // The guest (on its vCPU; models/emu-nic/e1000_driver.h, Linux's e1000 in order): open (reset,
-// rings and buffers in guest RAM at emu_region_gpa, RDT, IMS); per round trip: the request
+// rings and buffers in guest RAM at emu_region_gpa, RDT, IMS; with nic.mtu above 1500 RCTL.LPE
+// and RX buffers of e1000_rx_buffer_len(nic.mtu), 16 KiB for 9000); per round trip: the request
 // (workload.size - 4 bytes: the FCS is the PF's) into a TX buffer and descriptor, the TDT write
 // (an exit: the VMM's device sends the frame to the tap inside it and raises TXDW); then
 // interrupts until the response is in: each one the driver's e1000_intr + NAPI poll (ICR, IMC,

@@ -26,6 +26,8 @@ void program_queues(queue_bus& b, nic_queues& q, const nic_queue_dma& rings,
     b.mmio_write32(q.bar0 + rdbal, static_cast<std::uint32_t>(rings.rx_ring));
     b.mmio_write32(q.bar0 + rdbah, static_cast<std::uint32_t>(rings.rx_ring >> 32));
     b.mmio_write32(q.bar0 + rdlen, nic_queue_ring);
+    // The reset value (2 KiB) is what a standard MTU needs; jumbo buffers are written.
+    if (q.buffer_bytes != rxbufsz_reset) b.mmio_write32(q.bar0 + rxbufsz, q.buffer_bytes);
     q.rx_tail = nic_queue_ring - 1;
     b.mmio_write32(q.bar0 + rdt, q.rx_tail);
     b.mmio_write32(q.bar0 + ctrl, ctrl_bits::txen | ctrl_bits::rxen);
@@ -51,6 +53,15 @@ std::vector<std::uint8_t> read_frame(queue_bus& b, const nic_queues& q, std::uin
 }
 
 }  // namespace
+
+std::uint32_t nic_rx_buffer_bytes(unsigned mtu) {
+    if (mtu < 68 || mtu > 9000)
+        throw std::invalid_argument(
+            fmt::format("nic_rx_buffer_bytes: MTU {} outside 68..9000", mtu));
+    if (mtu <= ethernet_mtu) return nic_queue_buffer;
+    const std::uint32_t frame = mtu + ethernet_overhead;
+    return (frame + 1023) / 1024 * 1024;
+}
 
 void give_rx_slot(queue_bus& b, const nic_queues& q, std::uint32_t slot) {
     give_rx_slot_at(b, q, slot, q.rx_buf(slot));
@@ -112,6 +123,9 @@ void post_tx_at(queue_bus& b, nic_queues& q, const std::vector<std::uint8_t>& fr
                 std::uint64_t dma) {
     const std::uint32_t slot = q.tx_tail;
     const auto bytes = static_cast<std::uint32_t>(frame.size());
+    if (bytes > q.buffer_bytes)
+        throw std::invalid_argument(
+            fmt::format("post_tx: a {} B frame in {} B buffers", bytes, q.buffer_bytes));
     b.mem_write(q.tx_buf(slot), frame.data(), bytes);
     nic::tx_descriptor d;
     d.buffer_address = dma;

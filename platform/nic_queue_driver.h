@@ -7,6 +7,12 @@
 // guest's through its vCPU (the VF driver in a passthrough VM: addresses are then guest-physical,
 // the doorbells passthrough MMIO). Takes no time of its own: every access is timed by the path
 // it takes.
+//
+// Buffers: one size for every TX and RX buffer, nic_queues::buffer_bytes, from the interface's MTU
+// as Linux drivers size them (nic_rx_buffer_bytes()): 2 KiB up to the standard 1500 B MTU (the
+// NIC's RXBUFSZ reset value, left as it is), else the largest frame rounded up to 1 KiB, written
+// to RXBUFSZ at open. One buffer always holds a whole frame, so frames spanning buffers are not
+// modelled on either side. The region grows with the buffers (nic_queues::region_bytes()).
 #pragma once
 
 #include <cstdint>
@@ -23,21 +29,53 @@
 namespace iovsim::platform {
 
 inline constexpr std::uint32_t nic_queue_ring = 64;       // descriptors per ring
-inline constexpr std::uint64_t nic_queue_buffer = 0x800;  // RXBUFSZ reset value: 2 KiB
+inline constexpr std::uint32_t nic_queue_buffer = 0x800;  // RXBUFSZ reset value: 2 KiB
+inline constexpr unsigned ethernet_mtu = 1500;            // ETH_DATA_LEN
+inline constexpr unsigned ethernet_overhead = 18;         // header 14 + FCS 4
 inline constexpr unsigned host_pf_irte = 64;     // the PF's RX interrupt under remapping (VMs: 0..)
 inline constexpr unsigned host_pf_tx_irte = 65;  // the PF's TX interrupt under remapping
 
+// Bytes per buffer for an interface of `mtu` bytes (68..9000; std::invalid_argument outside):
+// 2048 up to 1500 (Linux's ixgbe/igb 2 KiB buffers), else the largest frame (mtu + 18, FCS
+// included) rounded up to 1 KiB, as a driver sizes SRRCTL.BSIZEPACKET in 1 KiB units for jumbo
+// frames: 9216 for 9000.
+std::uint32_t nic_rx_buffer_bytes(unsigned mtu);
+
+// A queue pair's memory from `region`: TX ring (64 descriptors of 16 B in its own page), RX ring
+// at +4 KiB, TX buffers from +64 KiB, RX buffers after them. With 2 KiB buffers: TX buffers at
+// +0x10000, RX buffers at +0x40000, 512 KiB in all; larger buffers move the RX buffers up and
+// grow the region (buffers_span(), region_bytes(): 64 KiB granules).
 struct nic_queues {
     std::uint64_t bar0 = 0, bar3 = 0;
-    std::uint64_t region = 0;  // rings and buffers: 512 KiB from here
+    std::uint64_t region = 0;                       // rings and buffers: region_bytes() from here
+    std::uint32_t buffer_bytes = nic_queue_buffer;  // every TX and RX buffer (RXBUFSZ)
     std::uint32_t tx_tail = 0;
     std::uint32_t rx_next = 0;  // the next RX descriptor the NIC writes back
     std::uint32_t rx_tail = 0;
 
+    static constexpr std::uint64_t buffers_offset = 0x10000;
+    // Bytes from the first TX buffer to the first RX buffer: the ring's buffers, 64 KiB aligned,
+    // at least 192 KiB (the 2 KiB layout).
+    std::uint64_t buffers_span() const {
+        const std::uint64_t used =
+            (std::uint64_t{nic_queue_ring} * buffer_bytes + 0xffff) & ~0xffffull;
+        return used < 0x30000 ? 0x30000 : used;
+    }
+    std::uint64_t region_bytes() const {
+        const std::uint64_t end =
+            buffers_offset + buffers_span() +
+            ((std::uint64_t{nic_queue_ring} * buffer_bytes + 0xffff) & ~0xffffull);
+        return end < 0x80000 ? 0x80000 : end;
+    }
+
     std::uint64_t tx_ring() const { return region; }
     std::uint64_t rx_ring() const { return region + 0x1000; }
-    std::uint64_t tx_buf(std::uint32_t i) const { return region + 0x10000 + i * nic_queue_buffer; }
-    std::uint64_t rx_buf(std::uint32_t i) const { return region + 0x40000 + i * nic_queue_buffer; }
+    std::uint64_t tx_buf(std::uint32_t i) const {
+        return region + buffers_offset + std::uint64_t{i} * buffer_bytes;
+    }
+    std::uint64_t rx_buf(std::uint32_t i) const {
+        return region + buffers_offset + buffers_span() + std::uint64_t{i} * buffer_bytes;
+    }
 };
 
 // The memory and MMIO accesses of whoever runs the driver.
@@ -79,12 +117,13 @@ private:
 // Writes RX descriptor `slot` pointing at its buffer, ready to hand to the NIC.
 void give_rx_slot(queue_bus& b, const nic_queues& q, std::uint32_t slot);
 
-// The driver's open(): rings programmed, all but one RX slot given to the NIC, TX and RX
-// enabled. Throws std::runtime_error naming `who` if the function does not enable its queues.
+// The driver's open(): rings programmed (RXBUFSZ = q.buffer_bytes when that is not the reset
+// value), all but one RX slot given to the NIC, TX and RX enabled. Throws std::runtime_error naming
+// `who` if the function does not enable its queues.
 void open_queues(queue_bus& b, nic_queues& q, const std::string& who);
 
 // Puts `frame` (FCS excluded) in the next TX slot with an EOP|RS descriptor and advances
-// q.tx_tail; ring_tx() then writes TDT.
+// q.tx_tail; ring_tx() then writes TDT. std::invalid_argument for a frame longer than a buffer.
 void post_tx(queue_bus& b, nic_queues& q, const std::vector<std::uint8_t>& frame);
 void ring_tx(queue_bus& b, const nic_queues& q);
 

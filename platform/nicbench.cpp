@@ -17,8 +17,6 @@ namespace {
 
 using namespace nic::nic_reg;
 
-constexpr std::uint64_t region_bytes = 0x100000;  // per VF: rings and buffers
-
 // One VF as its driver sees it: its identity, BARs and queue pair (nic_queue_driver.h).
 struct vf_view : nic_queues {
     unsigned index = 0;
@@ -69,6 +67,8 @@ nicbench_config make_nicbench_config(const core::param_tree& tree) {
     nicbench_config c;
     c.frames = static_cast<std::uint32_t>(tree.get_int("nicbench.frames"));
     c.frame_size = static_cast<std::uint32_t>(tree.get_bytes("nicbench.frame_size"));
+    check_frame_size("nicbench.frame_size", c.frame_size,
+                     static_cast<unsigned>(tree.get_int("nic.mtu")));
     const auto vfs = tree.get_int("nic.num_vfs");
     if (vfs < static_cast<std::int64_t>(nicbench_min_vfs)) {
         throw core::config_error(fmt::format(
@@ -96,7 +96,10 @@ void install_nicbench(host_platform& p, const nicbench_config& c, nicbench_resul
             v[n].mac = vf.mac;
             v[n].bar0 = bar_address(vf, 0);
             v[n].bar3 = bar_address(vf, 3);
-            v[n].region = p.config().map.dram_high.base + 0x1000'0000 + n * region_bytes;
+            // Each VF's rings and buffers in a MiB-aligned region of their own.
+            v[n].buffer_bytes = nic_rx_buffer_bytes(p.config().nic_mtu);
+            const std::uint64_t spacing = (v[n].region_bytes() + 0xfffff) & ~0xfffffull;
+            v[n].region = p.config().map.dram_high.base + 0x1000'0000 + n * spacing;
             host_queue_bus bus(cpu);
             open_queues(bus, v[n], fmt::format("nicbench: VF {}", v[n].index));
         }

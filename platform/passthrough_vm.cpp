@@ -134,6 +134,9 @@ void passthrough_vm::guest(cpu::guest_context& g) {
     q.bar0 = pt_bar0_gpa;
     q.bar3 = pt_bar3_gpa;
     q.region = pt_region_gpa;
+    q.buffer_bytes = nic_rx_buffer_bytes(m_p.config().nic_mtu);
+    if (pt_region_gpa + q.region_bytes() > m_spec.memory)
+        throw std::runtime_error("run: the VF's rings and buffers do not fit the guest's RAM");
     // The guest's MSI-X entries for its RX and TX vectors: trapped, emulated by the VMM.
     for (const auto& [v, vector] :
          {std::pair{rx_vector, guest_rx_vector}, std::pair{tx_vector, guest_tx_vector}}) {

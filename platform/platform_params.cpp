@@ -207,6 +207,13 @@ void declare_platform_params(core::param_registry& reg) {
                   "or 100Gbps")
                     .with_min("10Gbps")
                     .with_max("100Gbps"));
+    reg.declare(d("nic.mtu", param_kind::integer, "1500", "B",
+                  "MTU of the NIC's interfaces, as `ip link set DEV mtu N` (the L3 payload): the "
+                  "longest frame is nic.mtu + 18 B (header 14, FCS 4), the NIC drops longer ones "
+                  "it is asked to send (tx_oversize), and every driver (host PF, VF, virtio-net, "
+                  "e1000) sizes its RX buffers for it; above 1500: jumbo frames")
+                    .with_min("68")
+                    .with_max("9000"));
     reg.declare(d("nic.propagation", param_kind::time, "5ns", "ns",
                   "Propagation delay of the cable to the link partner, each way (about 5 ns per "
                   "metre of copper or fibre: 5ns is 1 m); PHY and FEC latency may be added here")
@@ -264,9 +271,10 @@ void declare_platform_params(core::param_registry& reg) {
                     .with_min("1")
                     .with_max("1000000"));
     reg.declare(d("nicbench.frame_size", param_kind::size, "128", "B",
-                  "iovsim nicbench: bytes per frame on the wire after the SFD, FCS included")
+                  "iovsim nicbench: bytes per frame on the wire after the SFD, FCS included "
+                  "(64 to nic.mtu + 18)")
                     .with_min("64")
-                    .with_max("1518"));
+                    .with_max("9018"));
 
     reg.declare(
         d("dmabench.ops", param_kind::enum_list, "[read, write]", "", "DMA operations to measure")
@@ -412,6 +420,9 @@ platform_config make_platform_config(const core::param_tree& tree) {
     // delay carries nic.propagation exactly.
     np.wire.length_m = 1.0;
     np.wire.delay_ns_per_m = ticks_to_ns(tree.get_time("nic.propagation"));
+    c.nic_mtu = static_cast<unsigned>(tree.get_int("nic.mtu"));
+    np.max_frame_bytes = largest_frame(c.nic_mtu);
+    check_frame_size("workload.size", c.workload.size, c.nic_mtu);
     np.core_clock_hz = tree.get_hz("nic.core_clock");
     np.doorbell_cycles = static_cast<unsigned>(tree.get_int("nic.doorbell_cycles"));
     np.switch_cycles = static_cast<unsigned>(tree.get_int("nic.switch_cycles"));
@@ -473,6 +484,13 @@ platform_config make_platform_config(const core::param_tree& tree) {
     c.enumeration.tags = l.max_tags;
     apply_ats_params(tree, c);
     return c;
+}
+
+void check_frame_size(const std::string& key, std::uint64_t size, unsigned mtu) {
+    if (size <= largest_frame(mtu)) return;
+    throw core::config_error(fmt::format(
+        "{}: {} B is longer than the largest frame nic.mtu {} allows ({} B){}", key, size, mtu,
+        largest_frame(mtu), mtu < 9000 ? "; set nic.mtu up to 9000 for jumbo frames" : ""));
 }
 
 std::uint64_t vm_ram_hpa(const workload_config& w, unsigned n) {

@@ -4,6 +4,8 @@
 // lists exactly these.
 #pragma once
 
+#include <string>
+
 #include "iommu/driver.h"
 #include "iommu/iommu.h"
 #include "models/core/params.h"
@@ -43,6 +45,9 @@ struct platform_config {
     // The SR-IOV NIC (nic.*). Its PF sits at 01:00.0: enumeration gives root port 0 bus 1.
     nic::nic_params nic;
     unsigned nic_num_vfs = 0;  // VFs the PF driver enables (sriov_numvfs)
+    // nic.mtu: every interface's MTU (the L3 payload); nic.max_frame_bytes is nic_mtu + 18 and
+    // the drivers size their RX buffers from it.
+    unsigned nic_mtu = 1500;
     nic_peer peer = nic_peer::echo;
     tick_t peer_turnaround = 1 * ticks_per_us;
     // With peer == generator: the frames it sends (dst: the receiving VM's MAC) and how.
@@ -88,6 +93,13 @@ platform_config make_platform_config(const core::param_tree& tree);
 // passthrough mode needs a VF of its own (nic.num_vfs) and the IOMMU (iommu.enabled: VFIO
 // assigns a device only behind one).
 void check_vm_resources(const platform_config& c);
+
+// The longest Ethernet frame, FCS included, an interface of `mtu` bytes sends: mtu + 18.
+constexpr unsigned largest_frame(unsigned mtu) { return mtu + 18; }
+
+// A frame size (FCS included) set by `key` against nic.mtu: core::config_error naming both when
+// it is longer than largest_frame(mtu).
+void check_frame_size(const std::string& key, std::uint64_t size, unsigned mtu);
 
 // Where VM n's RAM starts in host DRAM: from 8 GiB, each VM's RAM rounded up to 1 GiB.
 std::uint64_t vm_ram_hpa(const workload_config& w, unsigned n);

@@ -63,7 +63,7 @@ void open_pf(host_cpu& cpu, pf_view& v) {
         rings.rx_ring = v.map(v.rx_ring(), 0x1000, iommu::perm_rw);
         std::vector<std::uint64_t> rx(nic_queue_ring - 1);
         for (std::uint32_t i = 0; i < rx.size(); ++i)
-            rx[i] = v.rx_iova[i] = v.map(v.rx_buf(i), nic_queue_buffer, iommu::perm_w);
+            rx[i] = v.rx_iova[i] = v.map(v.rx_buf(i), v.buffer_bytes, iommu::perm_w);
         open_queues_at(bus, v, rings, rx, "run: the PF");
     } else {
         open_queues(bus, v, "run: the PF");
@@ -119,7 +119,7 @@ void round_trip(host_platform& p, pf_view& v, const workload_config& w, std::uin
     if (v.dma) {
         // The descriptor first; dma_unmap_single() of the buffer before the CPU reads the frame.
         const rx_status st = peek_rx(bus, v);
-        if (st.done) driver_work(p, [&] { v.unmap(v.rx_iova[v.rx_next], nic_queue_buffer); });
+        if (st.done) driver_work(p, [&] { v.unmap(v.rx_iova[v.rx_next], v.buffer_bytes); });
         r = read_rx(bus, v, st, expect);
     } else {
         r = take_rx(bus, v, expect);
@@ -138,7 +138,7 @@ void round_trip(host_platform& p, pf_view& v, const workload_config& w, std::uin
         v.tx_pending.pop_front();
     }
     // The RX refill: the slot the NIC gets next, its buffer mapped again.
-    const std::uint64_t iova = v.map(v.rx_buf(v.rx_tail), nic_queue_buffer, iommu::perm_w);
+    const std::uint64_t iova = v.map(v.rx_buf(v.rx_tail), v.buffer_bytes, iommu::perm_w);
     v.rx_iova[v.rx_tail] = iova;
     recycle_rx_at(bus, v, iova);
 }
@@ -154,6 +154,7 @@ void probe_pf(host_platform& p, host_cpu& cpu, pf_view& v) {
     v.bar0 = bar_address(pf, 0);
     v.bar3 = bar_address(pf, 3);
     v.region = p.config().map.dram_high.base + 0x1000'0000;
+    v.buffer_bytes = nic_rx_buffer_bytes(p.config().nic_mtu);
     if (p.iommu) {
         // As Linux at boot: the IOMMU driver enables translation, then the PF's probe
         // attaches it per iommu.host_mode.

@@ -4,14 +4,14 @@
 // The host CPU (host_cpu.h, the stand-in: its driver code costs no instruction time, only its
 // memory and MMIO accesses cost what memory and the root complex charge) enumerates the
 // platform, gives the PF its MAC (pf_mac(), through the model API as the PF driver does), opens
-// the PF's TX and RX rings (64 descriptors, 2 KiB buffers, in DRAM above 4 GiB), and aims the
-// PF's RX MSI-X vector 0 at APIC 0, vector rr_vector. Then, workload.count times, one frame in
-// flight: it writes a request frame of workload.size bytes (FCS included, added by the NIC;
-// EtherType 0x88B5, a sequence number, a byte pattern) to the echo peer's MAC and its TX
-// descriptor (EOP|RS), writes TDT, sleeps until the RX MSI-X message reaches the interrupt
-// controller (interrupt-driven, no polling), reads the RX descriptor and frame and checks them
-// (DD|EOP, length, the payload echoed with the MACs swapped). workload.think_time later the next
-// request starts.
+// the PF's TX and RX rings (64 descriptors, buffers sized for nic.mtu by nic_rx_buffer_bytes(),
+// in DRAM above 4 GiB), and aims the PF's RX MSI-X vector 0 at APIC 0, vector rr_vector. Then,
+// workload.count times, one frame in flight: it writes a request frame of workload.size bytes (FCS
+// included, added by the NIC; EtherType 0x88B5, a sequence number, a byte pattern) to the echo
+// peer's MAC and its TX descriptor (EOP|RS), writes TDT, sleeps until the RX MSI-X message reaches
+// the interrupt controller (interrupt-driven, no polling), reads the RX descriptor and frame and
+// checks them (DD|EOP, length, the payload echoed with the MACs swapped). workload.think_time later
+// the next request starts.
 //
 // With iommu.enabled the host runs the IOMMU driver (iommu/driver.h) first: init() (translation
 // on) and interrupt remapping (the PF's RX MSI-X gets an IRTE and the remappable format:

@@ -35,17 +35,19 @@ std::uint64_t virtio_bar_handler::write(std::uint64_t offset, unsigned size, std
 
 namespace {
 
-// The device's MAC (its config space) is the guest's, the one the bridge knows.
-virtio::virtio_net_params device_params(unsigned vm) {
+// The device's MAC (its config space) is the guest's, the one the bridge knows. A jumbo nic.mtu
+// is offered as VIRTIO_NET_F_MTU (QEMU's host_mtu=); the standard 1500 is not (QEMU's default).
+virtio::virtio_net_params device_params(unsigned vm, unsigned mtu) {
     virtio::virtio_net_params d;
     d.mac = guest_mac(vm).bytes();
+    if (mtu > ethernet_mtu) d.mtu = static_cast<std::uint16_t>(mtu);
     return d;
 }
 
 }  // namespace
 
 virtio_vm::virtio_vm(host_platform& p, const workload_config& w, const vm_slot& slot)
-    : vm_workload(p, w, slot), m_dev(device_params(slot.index)), m_bar(m_dev) {
+    : vm_workload(p, w, slot), m_dev(device_params(slot.index, p.config().nic_mtu)), m_bar(m_dev) {
     const platform_config& c = p.config();
     if (!p.host_memory || !p.scheduler)
         throw std::invalid_argument("run: virtio needs the host memory view and the scheduler");
@@ -160,6 +162,7 @@ void virtio_vm::guest(cpu::guest_context& g) {
     dp.buffer_gpa = virtio_buffer_gpa;
     dp.rx_vector = virtio_rx_msix;
     dp.tx_vector = virtio::msix_no_vector;  // TX buffers are reclaimed on transmit
+    dp.buffer_size = virtio::buffer_size_for_mtu(m_p.config().nic_mtu);
     virtio::virtio_net_driver drv(dp);
     if (virtio_ring_gpa + drv.ring_bytes() > virtio_buffer_gpa ||
         virtio_buffer_gpa + drv.buffer_bytes() > m_spec.memory)

@@ -18,10 +18,11 @@
 // interrupt through irqfd), then serves the bridge.
 // The guest, on its vCPU: the virtio-net driver's init (virtio::virtio_net_driver over
 // virtio::guest_env: every register access an exit to the VMM; rings and buffers in guest RAM
-// at virtio_ring_gpa and virtio_buffer_gpa), then per round trip: the request frame into a TX
-// buffer, the kick (ioeventfd), wait_for_interrupt (vm.wait), EOI, interrupts off (NAPI), the
-// response taken from the RX ring and checked. Re-enabling RX interrupts (NAPI complete) runs
-// after the round trip ends.
+// at virtio_ring_gpa and virtio_buffer_gpa, buffers of virtio::buffer_size_for_mtu(nic.mtu);
+// a jumbo nic.mtu is offered as VIRTIO_NET_F_MTU and read by the driver), then per round trip: the
+// request frame into a TX buffer, the kick (ioeventfd), wait_for_interrupt (vm.wait), EOI,
+// interrupts off (NAPI), the response taken from the RX ring and checked. Re-enabling RX interrupts
+// (NAPI complete) runs after the round trip ends.
 //
 // stream_tx (vm_rr.h): after init the guest transmits workload.count frames of workload.size
 // bytes from guest_mac() to peer_mac() as fast as the TX virtqueue allows: each through the

@@ -320,6 +320,7 @@ void host_bridge_net::setup(host_cpu& cpu, const pcie::enumerated_function& pf) 
         if (b.index == 3) m_pf.bar3 = b.address;
     }
     m_pf.region = m_p.config().map.dram_high.base + 0x1000'0000;
+    m_pf.buffer_bytes = nic_rx_buffer_bytes(m_p.config().nic_mtu);
     host_queue_bus bus(cpu);
     open_queues(bus, m_pf, "run: the PF");
     enable_rx_interrupt(cpu, pf.id, m_pf, rr_vector, "run: the PF");

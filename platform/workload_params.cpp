@@ -64,9 +64,10 @@ void declare_workload_params(core::param_registry& reg) {
                            "or when every receiver's driver is up if that is later")
                     .with_max("1s"));
     reg.declare(param_decl("workload.size", param_kind::size, "64", "B",
-                           "Frame length on the wire after the SFD, FCS included (64 to 1518)")
+                           "Frame length on the wire after the SFD, FCS included (64 to 1518; "
+                           "up to 9018 with jumbo frames: at most nic.mtu + 18)")
                     .with_min("64")
-                    .with_max("1518"));
+                    .with_max("9018"));
     reg.declare(param_decl("workload.count", param_kind::integer, "10000", "packets",
                            "Round trips to run, warm-up included (stream_tx: frames each sender "
                            "sends; stream_rx, poisson: frames each receiver is sent)")

@@ -58,7 +58,8 @@ struct workload_config {
 };
 
 // Declares vm.mode, vm.memory, vm.count, vms.*.{mode, memory, interrupts, wait}, workload.type,
-// workload.size (64..1518 B), workload.count, workload.warmup and workload.think_time.
+// workload.size (64..9018 B; make_platform_config() holds it to nic.mtu + 18), workload.count,
+// workload.warmup and workload.think_time.
 void declare_workload_params(core::param_registry& reg);
 
 // Reads a resolved tree. A vms.N.* key with N at or above vm.count, or vms.N.mode bare-metal, is

@@ -899,7 +899,8 @@ void nic::register_stats(core::stats_registry& r, const std::string& prefix) {
         r.add_counter(p + "drops.tx_malformed", "frames",
                       "TX frames dropped: shorter than an Ethernet header", s.tx_malformed);
         r.add_counter(p + "drops.tx_oversize", "frames",
-                      "TX frames dropped: longer than nic.max_frame_bytes", s.tx_oversize);
+                      "TX frames dropped: longer than the largest frame (nic.mtu + 18)",
+                      s.tx_oversize);
         r.add_counter(p + "bme_blocked", "events", "DMA refused: Bus Master Enable clear",
                       s.bme_blocked);
         r.add_counter(p + "dma_errors", "completions",

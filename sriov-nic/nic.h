@@ -109,8 +109,8 @@ struct nic_params {
     unsigned tx_prefetch = 8;         // TX descriptors fetched per read
     unsigned rx_prefetch = 8;         // RX descriptors fetched per read
     tick_t interrupt_interval = 0;    // minimum time between one vector's messages; 0: off
-    // nic.max_frame_bytes: the longest frame a function may send, FCS included (64..16384): 9018
-    // B, a 9000 B jumbo MTU plus header and FCS; 1518 B for standard frames only.
+    // The longest frame a function may send, FCS included (64..16384): 9018 B, a 9000 B jumbo
+    // MTU plus header and FCS; 1518 B for standard frames only. The platform sets nic.mtu + 18.
     unsigned max_frame_bytes = 9018;
 };
 

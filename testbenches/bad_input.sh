@@ -69,16 +69,22 @@ expect_bad vcpu_on_missing_core 'host.pin.vcpus|core 4' config --set host.cores=
 expect_bad unknown_delivery_mode 'vm.interrupts|fancy' config --set vm.interrupts=fancy
 expect_bad unknown_wait_mode 'vm.wait|spin' dmabench --set vm.wait=spin --out wait.bench
 
-# Passthrough needs a VF of its own and the IOMMU; frame sizes outside Ethernet's 64..1518 B.
+# Passthrough needs a VF of its own and the IOMMU; frame sizes outside Ethernet's 64..1518 B
+# (up to nic.mtu + 18 with jumbo frames: 9018 B for the largest MTU, 9000).
 expect_bad passthrough_no_vf_left 'vm.mode|passthrough|nic.num_vfs' run --out no_vf.run \
     --set vm.mode=passthrough --set nic.num_vfs=0
 expect_bad passthrough_without_iommu 'passthrough|iommu.enabled' run --out no_iommu.run \
     --set vm.mode=passthrough --set iommu.enabled=false
 expect_bad passthrough_size_below_minimum 'workload.size|63' run --out small.run \
     --set vm.mode=passthrough --set workload.size=63
-expect_bad passthrough_size_above_maximum 'workload.size|1519' run --out big.run \
+expect_bad passthrough_size_above_maximum 'workload.size|1519|nic.mtu|1518' run --out big.run \
     --set vm.mode=passthrough --set workload.size=1519
-for d in no_vf.run no_iommu.run small.run big.run; do
+expect_bad size_above_jumbo_maximum 'workload.size|9019' run --out jumbo_big.run \
+    --set nic.mtu=9000 --set workload.size=9019
+expect_bad mtu_above_jumbo_maximum 'nic.mtu|9001' run --out mtu.run --set nic.mtu=9001
+expect_bad nicbench_frame_above_mtu 'nicbench.frame_size|nic.mtu' nicbench --out nb.run \
+    --set nic.num_vfs=4 --set nicbench.frame_size=2000
+for d in no_vf.run no_iommu.run small.run big.run jumbo_big.run mtu.run nb.run; do
     [ ! -e "$d" ] || fail "bad input created its output directory $d"
 done
 

@@ -7,7 +7,7 @@ namespace iovsim::emunic {
 
 namespace {
 constexpr std::size_t min_frame_no_fcs = 60;        // 64-byte minimum less the FCS
-constexpr std::size_t max_frame_no_lpe = 1522;      // QEMU's MAXIMUM_ETHERNET_VLAN_SIZE
+constexpr std::size_t fcs_bytes = 4;                // the tap's frames carry none
 constexpr std::uint32_t rah_address_mask = 0xffff;  // RAH bits 15:0: address bytes 4 and 5
 }  // namespace
 
@@ -29,8 +29,12 @@ void e1000_stats::register_stats(core::stats_registry& reg, const std::string& p
     reg.add_counter(prefix + "rx_missed", "count", "frames dropped for lack of RX descriptors",
                     rx_missed);
     reg.add_counter(prefix + "rx_filtered", "count", "frames not for this station", rx_filtered);
-    reg.add_counter(prefix + "rx_dropped", "count",
-                    "frames dropped: receiver disabled or stopped, frame too long", rx_dropped);
+    reg.add_counter(prefix + "rx_dropped", "count", "frames dropped: receiver disabled or stopped",
+                    rx_dropped);
+    reg.add_counter(prefix + "rx_oversize", "count",
+                    "frames dropped as longer than 1522 B (FCS included) without RCTL.LPE, "
+                    "16384 B with it (ROC)",
+                    rx_oversize);
     reg.add_counter(prefix + "interrupts", "count", "interrupt line raised", interrupts);
     reg.add_counter(prefix + "ring_errors", "count",
                     "queues stopped for a bad ring length or index", ring_errors);
@@ -51,7 +55,7 @@ void e1000_device::reset() {
     m_ctrl = 0;
     m_status = status::fd | status::lu | status::speed_1000;
     m_icr = m_ims = m_rctl = m_tctl = 0;
-    m_mpc = m_gprc = m_gptc = 0;
+    m_mpc = m_gprc = m_gptc = m_roc = 0;
     m_rx = ring{};
     m_tx = ring{};
     m_plain.clear();
@@ -138,6 +142,7 @@ bool e1000_device::is_register(std::uint32_t offset) const {
         case reg::mpc:
         case reg::gprc:
         case reg::gptc:
+        case reg::roc:
             return true;
         default:
             return m_plain.count(offset) != 0;
@@ -189,6 +194,8 @@ std::uint32_t e1000_device::peek(std::uint32_t offset) const {
             return m_gprc;
         case reg::gptc:
             return m_gptc;
+        case reg::roc:
+            return m_roc;
         default: {
             auto it = m_plain.find(offset);
             return it == m_plain.end() ? 0 : it->second;
@@ -213,9 +220,13 @@ std::uint64_t e1000_device::read(std::uint64_t offset, unsigned size, std::uint6
             return cycles;
         case reg::mpc:
         case reg::gprc:
-        case reg::gptc: {  // statistics registers clear on read (SDM §13.4.71)
+        case reg::gptc:
+        case reg::roc: {  // statistics registers clear on read (SDM §13.4.71)
             value = peek(off);
-            std::uint32_t& r = off == reg::mpc ? m_mpc : off == reg::gprc ? m_gprc : m_gptc;
+            std::uint32_t& r = off == reg::mpc    ? m_mpc
+                               : off == reg::gprc ? m_gprc
+                               : off == reg::roc  ? m_roc
+                                                  : m_gptc;
             r = 0;
             return cycles;
         }
@@ -307,7 +318,8 @@ std::uint64_t e1000_device::write(std::uint64_t offset, unsigned size, std::uint
             return cycles + transmit(at(now, cycles));
         case reg::mpc:
         case reg::gprc:
-        case reg::gptc:  // read only
+        case reg::gptc:
+        case reg::roc:  // read only
             return cycles;
         default:
             break;
@@ -411,12 +423,16 @@ std::uint64_t e1000_device::receive(const std::vector<std::uint8_t>& frame, tick
         m_stats.rx_dropped.inc();
         return cycles;
     }
-    if (frame.size() > max_frame_no_lpe && (m_rctl & rctl::lpe) == 0) {
-        m_stats.rx_dropped.inc();
-        return cycles;
-    }
     if (frame.size() < 6 || !accepts(frame)) {
         m_stats.rx_filtered.inc();
+        return cycles;
+    }
+    // Oversize (SDM §13.7, ROC: frames that pass the address filter and are longer than the
+    // maximum, 1522 bytes unless RCTL.LPE): counted and dropped.
+    const std::size_t max = (m_rctl & rctl::lpe) ? rctl::max_frame_lpe : rctl::max_frame_no_lpe;
+    if (frame.size() + fcs_bytes > max) {
+        if (m_roc != 0xffffffffu) ++m_roc;  // statistics registers stick at their maximum
+        m_stats.rx_oversize.inc();
         return cycles;
     }
     if (!m_rx.valid()) {

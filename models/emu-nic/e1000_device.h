@@ -24,9 +24,10 @@
 //   with UPE) is written into the buffers of the descriptors from RDH (RCTL.BSIZE/BSEX bytes
 //   each; a frame spans descriptors, EOP on the last), each written back with its length and
 //   DD; RDH advances; RXT0. Without enough free descriptors (RDH..RDT) the frame is dropped:
-//   MPC counts it and RXO is raised. Frames shorter than 60 bytes are padded to 60, longer than
-//   1522 dropped unless RCTL.LPE (as QEMU does: the tap carries no FCS; IFCS and SECRC change
-//   nothing).
+//   MPC counts it and RXO is raised. Frames shorter than 60 bytes are padded to 60. A frame for
+//   this station longer than 1522 bytes with its FCS (the tap carries none: 1518 without) is
+//   oversize unless RCTL.LPE (long packet enable; then past 16384): dropped, counted in ROC and
+//   rx_oversize (SDM §13.7; QEMU's e1000x_is_oversized). IFCS and SECRC change nothing.
 // - Bad driver input never crashes: a ring whose length is 0 (RDLEN/TDLEN bits 6:0 are ignored,
 //   so it is always a multiple of 128 bytes), a head or tail index past the ring's end, or a
 //   descriptor or buffer not wholly inside guest RAM stops that queue (tx_stopped()/rx_stopped(),
@@ -92,7 +93,8 @@ struct e1000_stats {
     core::counter rx_frames, rx_bytes;
     core::counter rx_missed;    // no free receive descriptors (MPC)
     core::counter rx_filtered;  // not for this station (address filter)
-    core::counter rx_dropped;   // receiver disabled or stopped, frame too long
+    core::counter rx_dropped;   // receiver disabled or stopped
+    core::counter rx_oversize;  // longer than RCTL.LPE allows (ROC)
     core::counter interrupts;   // raises of the interrupt line
     core::counter ring_errors;  // bad ring length or index: queue stopped
     core::counter dma_errors;   // descriptor or buffer outside guest RAM: queue stopped
@@ -172,7 +174,7 @@ private:
     irq_output m_irq;
 
     std::uint32_t m_ctrl = 0, m_status = 0, m_icr = 0, m_ims = 0, m_rctl = 0, m_tctl = 0;
-    std::uint32_t m_mpc = 0, m_gprc = 0, m_gptc = 0;
+    std::uint32_t m_mpc = 0, m_gprc = 0, m_gptc = 0, m_roc = 0;
     ring m_rx, m_tx;
     // Registers that only hold their value here (ITR, TIPG, RDTR, TIDV, RAL/RAH 0-15).
     std::unordered_map<std::uint32_t, std::uint32_t> m_plain;

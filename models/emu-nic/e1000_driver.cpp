@@ -15,21 +15,21 @@ constexpr std::uint32_t ims_enable_mask =
 std::uint64_t align128(std::uint64_t v) { return (v + 127) & ~std::uint64_t{127}; }
 
 std::uint32_t bsize_bits(std::uint32_t bytes) {
-    switch (bytes) {
-        case 2048:
-            return 0;
-        case 1024:
-            return 1u << rctl::bsize_shift;
-        case 512:
-            return 2u << rctl::bsize_shift;
-        case 256:
-            return 3u << rctl::bsize_shift;
-        default:
-            throw std::invalid_argument(
-                "e1000 driver: RX buffers are 2048, 1024, 512 or 256 bytes");
-    }
+    const std::uint32_t bits = rctl::size_bits(bytes);
+    if (bits == 0xffffffffu)
+        throw std::invalid_argument(
+            "e1000 driver: RX buffers are 256, 512, 1024, 2048, 4096, 8192 or 16384 bytes");
+    return bits;
 }
 }  // namespace
+
+std::uint32_t e1000_rx_buffer_len(unsigned mtu) {
+    const std::uint32_t max_frame = mtu + 18;  // ENET_HEADER_SIZE + ETHERNET_FCS_SIZE
+    if (max_frame <= 2048) return 2048;
+    if (max_frame <= 4096) return 4096;
+    if (max_frame <= 8192) return 8192;
+    return 16384;
+}
 
 e1000_driver::e1000_driver(const e1000_driver_params& p) : m_params(p) {
     if (p.tx_descriptors == 0 || p.tx_descriptors % 8 != 0 || p.rx_descriptors == 0 ||
@@ -39,6 +39,8 @@ e1000_driver::e1000_driver(const e1000_driver_params& p) : m_params(p) {
     if (p.tx_buffer_bytes == 0 || p.tx_buffer_bytes > 16288)
         throw std::invalid_argument("e1000 driver: TX buffers are 1 to 16288 bytes");
     bsize_bits(p.rx_buffer_bytes);
+    if (p.mtu < 68 || p.mtu > 16110)
+        throw std::invalid_argument("e1000 driver: the MTU is 68 to 16110 bytes");
     m_rx_ring = align128(p.dma_base + std::uint64_t{p.tx_descriptors} * descriptor_bytes);
     m_tx_buffers = align128(m_rx_ring + std::uint64_t{p.rx_descriptors} * descriptor_bytes);
     m_rx_buffers = align128(m_tx_buffers + std::uint64_t{p.tx_descriptors} * p.tx_buffer_bytes);
@@ -95,8 +97,10 @@ void e1000_driver::open(cpu::guest_context& g) {
     reg_write(g, reg::tctl,
               tctl::en | tctl::psp | 0x0fu << tctl::ct_shift | 0x40u << tctl::cold_shift);
 
-    // e1000_setup_rctl + e1000_configure_rx
-    const std::uint32_t rctl_value = rctl::bam | rctl::secrc | bsize_bits(m_params.rx_buffer_bytes);
+    // e1000_setup_rctl + e1000_configure_rx: long packets (LPE) above the standard MTU.
+    const std::uint32_t rctl_value = rctl::bam | rctl::secrc |
+                                     bsize_bits(m_params.rx_buffer_bytes) |
+                                     (m_params.mtu > 1500 ? rctl::lpe : 0);
     reg_write(g, reg::rctl, rctl_value);  // receiver off while the ring is set up
     reg_write(g, reg::rdtr, 0);
     reg_write(g, reg::rdbal, static_cast<std::uint32_t>(rx_ring()));

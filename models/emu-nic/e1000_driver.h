@@ -9,6 +9,10 @@
 //   e1000_configure_rx (RCTL without EN, RDTR, RDBAL/RDBAH/RDLEN/RDH/RDT, RCTL | EN),
 //   e1000_alloc_rx_buffers (descriptors filled, RDT written once), e1000_irq_enable (IMS, then
 //   E1000_WRITE_FLUSH, a STATUS read).
+// - RCTL as e1000_setup_rctl sets it: the buffer size (BSIZE, and BSEX for 4096 B and up) and
+//   long packet enable (LPE) for an MTU above 1500; e1000_rx_buffer_len() is e1000_change_mtu's
+//   choice of size. A frame larger than one RX buffer spans descriptors and is gathered up to
+//   EOP, but the platform (emulation_vm) sizes the buffers so that one holds a whole frame.
 // - xmit() (e1000_xmit_frame): the frame is copied into the next TX buffer, one legacy
 //   descriptor (EOP | IFCS | RS) written, TDT written. false when no descriptor is free
 //   (NETDEV_TX_BUSY).
@@ -42,8 +46,13 @@ struct e1000_driver_params {
     std::uint32_t tx_descriptors = 8;  // a nonzero multiple of 8: TDLEN a multiple of 128
     std::uint32_t rx_descriptors = 8;  // likewise for RDLEN
     std::uint32_t tx_buffer_bytes = 2048;
-    std::uint32_t rx_buffer_bytes = 2048;  // 2048, 1024, 512 or 256 (RCTL.BSIZE, no BSEX)
-    std::uint8_t vector = 0x30;            // the guest vector the device's interrupt arrives on
+    // 256, 512, 1024 or 2048 (RCTL.BSIZE); 4096, 8192 or 16384 (with RCTL.BSEX):
+    // e1000_rx_buffer_len(mtu) as Linux picks it.
+    std::uint32_t rx_buffer_bytes = 2048;
+    // The interface's MTU (68..16110: the 8254x's 16128 B frame limit, as Linux's e1000 allows);
+    // above 1500, RCTL.LPE (long packet enable) is set.
+    unsigned mtu = 1500;
+    std::uint8_t vector = 0x30;  // the guest vector the device's interrupt arrives on
 };
 
 struct e1000_driver_stats {
@@ -51,6 +60,11 @@ struct e1000_driver_stats {
     std::uint64_t rx_packets = 0;
     std::uint64_t interrupts = 0, not_ours = 0;  // ICR read nonzero / zero
 };
+
+// The RX buffer length for an MTU (Linux's e1000_change_mtu, the sizes e1000_setup_rctl
+// programs): the largest frame, mtu + 18 with header and FCS, rounded up to 2048, 4096, 8192 or
+// 16384 bytes.
+std::uint32_t e1000_rx_buffer_len(unsigned mtu);
 
 class e1000_driver {
 public:

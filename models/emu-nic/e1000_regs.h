@@ -9,7 +9,7 @@
 // 0, bits 19:7 hold the length (SDM §13.4.28, §13.4.39).
 //
 // Leaves out: the extended (context and data) transmit descriptors, the extended receive
-// descriptor formats of later parts, statistics registers other than GPRC, GPTC and MPC, flow
+// descriptor formats of later parts, statistics registers other than GPRC, GPTC, MPC and ROC, flow
 // control, the EEPROM and PHY (MDIC) interfaces. No timing.
 #pragma once
 
@@ -48,6 +48,7 @@ inline constexpr std::uint32_t tidv = 0x3820;    // Transmit Interrupt Delay Val
 inline constexpr std::uint32_t mpc = 0x4010;     // Missed Packets Count (read to clear)
 inline constexpr std::uint32_t gprc = 0x4074;    // Good Packets Received Count (read to clear)
 inline constexpr std::uint32_t gptc = 0x4080;    // Good Packets Transmitted Count (read to clear)
+inline constexpr std::uint32_t roc = 0x40a4;     // Receive Oversize Count (read to clear)
 inline constexpr std::uint32_t ral0 = 0x5400;    // Receive Address Low, entry 0
 inline constexpr std::uint32_t rah0 = 0x5404;    // Receive Address High, entry 0
 }  // namespace reg
@@ -99,6 +100,34 @@ constexpr std::uint32_t buffer_size(std::uint32_t rctl_value) {
     if (bsize == 0) return 2048;
     return (2048u >> bsize) * ((rctl_value & bsex) != 0 ? 16u : 1u);
 }
+// The BSIZE and BSEX bits for a buffer of `bytes` (the inverse of buffer_size(): 256, 512, 1024,
+// 2048 without BSEX; 4096, 8192, 16384 with it, Linux's E1000_RCTL_SZ_*), 0xffffffff for a size
+// RCTL cannot express.
+constexpr std::uint32_t size_bits(std::uint32_t bytes) {
+    switch (bytes) {
+        case 2048:
+            return 0;
+        case 1024:
+            return 1u << bsize_shift;
+        case 512:
+            return 2u << bsize_shift;
+        case 256:
+            return 3u << bsize_shift;
+        case 16384:
+            return bsex | 1u << bsize_shift;
+        case 8192:
+            return bsex | 2u << bsize_shift;
+        case 4096:
+            return bsex | 3u << bsize_shift;
+        default:
+            return 0xffffffffu;
+    }
+}
+// Frame lengths (FCS included) past which the receiver drops a frame as oversize and counts it
+// in ROC (SDM §13.7 ROC): 1522 bytes (a VLAN-tagged 1500-byte payload) without RCTL.LPE, 16384
+// with it.
+inline constexpr std::uint32_t max_frame_no_lpe = 1522;
+inline constexpr std::uint32_t max_frame_lpe = 16384;
 }  // namespace rctl
 
 // TCTL (SDM §13.4.33).

@@ -38,6 +38,11 @@ bool guest_env::write(std::uint64_t gpa, const void* src, std::uint32_t len) {
     return true;
 }
 
+std::uint32_t buffer_size_for_mtu(unsigned mtu) {
+    if (mtu <= 1500) return 2048;
+    return (virtio_net_hdr_v1::size + mtu + 14 + 1023) / 1024 * 1024;
+}
+
 // --- virtio_net_driver ---
 
 virtio_net_driver::virtio_net_driver(const driver_params& p) : m_p(p) {
@@ -99,6 +104,12 @@ bool virtio_net_driver::init(driver_env& env) {
         for (unsigned i = 0; i < 6; ++i)
             m_mac[i] = static_cast<std::uint8_t>(
                 env.mmio_read(m_p.bar_gpa + bar_layout::device + net_cfg::mac + i, 1));
+    }
+    m_mtu = 0;
+    if (m_features & feature::bit(feature::net_mtu)) {
+        m_mtu = static_cast<std::uint16_t>(
+            env.mmio_read(m_p.bar_gpa + bar_layout::device + net_cfg::mtu, 2));
+        if (virtio_net_hdr_v1::size + m_mtu + 14u > m_p.buffer_size) return fail();
     }
 
     const bool event_idx = m_features & feature::bit(feature::ring_event_idx);

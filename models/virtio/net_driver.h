@@ -4,14 +4,16 @@
 // Models: init (§3.1.1): reset, ACKNOWLEDGE, DRIVER, read the 64 device feature bits through
 // device_feature_select, write the accepted subset, FEATURES_OK and read it back, then for each
 // queue select it, size it, give it an MSI-X vector and its three areas' addresses, read its
-// queue_notify_off and enable it; post a full RX ring; DRIVER_OK. Transmit: reclaim finished TX
-// buffers, write virtio_net_hdr_v1 + frame into one TX buffer (one descriptor, as Linux does with
-// VERSION_1), add it, kick if kick_prepare() says so (a 16-bit write of the queue index to the
-// notify address: the trapped write KVM's ioeventfd or the VMM handles). Receive: take a used RX
-// buffer, strip the header, re-post the buffer, kick RX if the device asked.
-// All register accesses are MMIO through driver_env; rings and buffers live at guest-physical
-// addresses the caller gives (4 KiB-aligned: descriptors, avail and used rings per queue, then
-// buffers of buffer_size bytes, one per descriptor).
+// queue_notify_off and enable it; post a full RX ring; DRIVER_OK. With VIRTIO_NET_F_MTU the
+// device's mtu field is read (virtnet_probe: the interface's MTU and max_mtu); one that the
+// buffers cannot hold (header + mtu + 14 above buffer_size) fails the init, FAILED written.
+// Transmit: reclaim finished TX buffers, write virtio_net_hdr_v1 + frame into one TX buffer (one
+// descriptor, as Linux does with VERSION_1), add it, kick if kick_prepare() says so (a 16-bit write
+// of the queue index to the notify address: the trapped write KVM's ioeventfd or the VMM handles).
+// Receive: take a used RX buffer, strip the header, re-post the buffer, kick RX if the device
+// asked. All register accesses are MMIO through driver_env; rings and buffers live at
+// guest-physical addresses the caller gives (4 KiB-aligned: descriptors, avail and used rings per
+// queue, then buffers of buffer_size bytes, one per descriptor).
 //
 // Leaves out: the control queue, MRG_RXBUF on the driver side, NAPI budgets and interrupt
 // coalescing (the caller decides when to poll), offloads, reset on DEVICE_NEEDS_RESET (reported
@@ -57,6 +59,12 @@ private:
     cpu::guest_context& m_g;
 };
 
+// Bytes per buffer for an interface of `mtu` bytes: 2048 up to the standard 1500 (room for the
+// header and a 1514 B frame, as before), else virtio_net_hdr_v1 + mtu + 14 (the frame without
+// FCS) rounded up to 1 KiB: 9216 for 9000. One buffer holds a whole frame (Linux would chain
+// pages, "big packets", without MRG_RXBUF; one buffer per descriptor here).
+std::uint32_t buffer_size_for_mtu(unsigned mtu);
+
 struct driver_params {
     std::uint64_t bar_gpa = 0;     // where BAR4 (the virtio registers) is in guest-physical space
     std::uint64_t ring_gpa = 0;    // 4 KiB aligned; both queues' rings, see ring_bytes()
@@ -64,8 +72,9 @@ struct driver_params {
     std::uint16_t queue_size = 256;
     std::uint32_t buffer_size = 2048;  // bytes per buffer: header + frame must fit
     std::uint64_t features = feature::bit(feature::version_1) | feature::bit(feature::net_mac) |
-                             feature::bit(feature::ring_event_idx);  // what the driver accepts
-    std::uint16_t config_vector = 0;                                 // MSI-X vectors
+                             feature::bit(feature::ring_event_idx) |
+                             feature::bit(feature::net_mtu);  // what the driver accepts
+    std::uint16_t config_vector = 0;                          // MSI-X vectors
     std::uint16_t rx_vector = 1;
     std::uint16_t tx_vector = 2;
 };
@@ -86,6 +95,8 @@ public:
     bool ready() const { return m_tx.has_value(); }
     std::uint64_t features() const { return m_features; }
     std::array<std::uint8_t, 6> mac() const { return m_mac; }
+    // The device's MTU (virtio_net_config.mtu) when VIRTIO_NET_F_MTU was negotiated, else 0.
+    std::uint16_t mtu() const { return m_mtu; }
 
     // False if the frame does not fit a buffer or the TX ring is full.
     bool transmit(driver_env& env, const frame& f);
@@ -115,6 +126,7 @@ private:
     driver_params m_p;
     std::uint64_t m_features = 0;
     std::array<std::uint8_t, 6> m_mac{};
+    std::uint16_t m_mtu = 0;
     std::array<std::uint16_t, 2> m_notify_off{};
     std::optional<virtq_driver> m_rx, m_tx;
     std::vector<std::uint32_t> m_rx_slot_of;  // head -> buffer slot

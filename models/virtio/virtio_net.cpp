@@ -34,6 +34,7 @@ std::uint64_t offered_features(const virtio_net_params& p) {
     std::uint64_t f = bit(version_1) | bit(net_mac) | bit(net_status);
     if (p.event_idx) f |= bit(ring_event_idx);
     if (p.mrg_rxbuf) f |= bit(net_mrg_rxbuf);
+    if (p.mtu) f |= bit(net_mtu);
     return f;
 }
 
@@ -140,6 +141,8 @@ std::uint64_t* address_field(virtio_net_pci::queue_state& q, std::uint32_t base)
 
 virtio_net_pci::virtio_net_pci(const virtio_net_params& p)
     : m_params(p), m_cfg(make_config(p)), m_offered(offered_features(p)) {
+    if (p.mtu != 0 && p.mtu < 68)
+        throw std::invalid_argument("virtio_net: mtu must be 0 (not offered) or at least 68");
     reset();
 }
 
@@ -320,10 +323,13 @@ std::uint64_t virtio_net_pci::mmio_read(std::uint64_t offset, unsigned size) {
         m_isr = 0;
         return v;
     }
-    if (offset >= bar_layout::device && offset + size <= bar_layout::device + net_cfg::size) {
-        std::uint8_t bytes[net_cfg::size];
+    const std::uint32_t cfg_size = m_params.mtu ? net_cfg::size_with_mtu : net_cfg::size;
+    if (offset >= bar_layout::device && offset + size <= bar_layout::device + cfg_size) {
+        std::uint8_t bytes[net_cfg::size_with_mtu];
         for (unsigned i = 0; i < 6; ++i) bytes[i] = m_params.mac[i];
         mem::store_le<std::uint16_t>(bytes + net_cfg::status, 1);  // VIRTIO_NET_S_LINK_UP
+        mem::store_le<std::uint16_t>(bytes + net_cfg::max_virtqueue_pairs, 1);
+        mem::store_le<std::uint16_t>(bytes + net_cfg::mtu, m_params.mtu);
         std::uint64_t v = 0;
         const std::uint64_t at = offset - bar_layout::device;
         for (unsigned i = 0; i < size; ++i) v |= std::uint64_t{bytes[at + i]} << (8 * i);

@@ -5,7 +5,8 @@
 // - struct virtio_net_hdr_v1 (§5.1.6, 12 bytes: flags, gso_type, hdr_len, gso_size,
 //   csum_start, csum_offset, num_buffers) encoded as real little-endian bytes.
 // - The feature bits this model knows (VIRTIO_F_VERSION_1, VIRTIO_RING_F_EVENT_IDX,
-//   VIRTIO_NET_F_MAC, VIRTIO_NET_F_STATUS, VIRTIO_NET_F_MRG_RXBUF), the device status bits and
+//   VIRTIO_NET_F_MAC, VIRTIO_NET_F_STATUS, VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_MTU), the device
+//   status bits and
 //   the negotiation of §3.1.1: FEATURES_OK only sticks if the driver asked for a subset of what
 //   was offered that includes VERSION_1.
 // - A PCI function 1af4:1041 (class 020000, revision 1) whose configuration space carries the
@@ -16,7 +17,9 @@
 //   0x0000, 0x1000, 0x2000, 0x3000.
 // - The registers behind BAR4 (mmio_read/mmio_write): struct virtio_pci_common_cfg (§4.1.4.3)
 //   with per-queue size, MSI-X vector, enable, notify_off and the three area addresses; the ISR
-//   byte (read to clear); the virtio-net device config (mac, status); and notifications (a write
+//   byte (read to clear); the virtio-net device config (mac, status, and mtu with
+//   VIRTIO_NET_F_MTU, §5.1.4: the MTU the device advises, offered when the params set one); and
+//   notifications (a write
 //   to the notify region at queue_notify_off × notify_off_multiplier names the queue; `on_notify`
 //   is called). Queue 0 is receiveq1, queue 1 transmitq1 (§5.1.2); no control queue.
 //
@@ -45,6 +48,7 @@ namespace iovsim::virtio {
 // Feature bits (§6, §5.1.3).
 namespace feature {
 inline constexpr unsigned net_csum = 0;
+inline constexpr unsigned net_mtu = 3;
 inline constexpr unsigned net_mac = 5;
 inline constexpr unsigned net_mrg_rxbuf = 15;
 inline constexpr unsigned net_status = 16;
@@ -127,11 +131,15 @@ inline constexpr std::uint32_t queue_device = 48;          // le64
 inline constexpr std::uint32_t size = 56;
 }  // namespace common_cfg
 
-// struct virtio_net_config (§5.1.4), the fields this model has.
+// struct virtio_net_config (§5.1.4), the fields this model has. max_virtqueue_pairs (le16 at 8)
+// reads 1; mtu exists with VIRTIO_NET_F_MTU only (without it the config ends at 8).
 namespace net_cfg {
-inline constexpr std::uint32_t mac = 0;     // 6 bytes
-inline constexpr std::uint32_t status = 6;  // le16, VIRTIO_NET_S_LINK_UP = 1
-inline constexpr std::uint32_t size = 8;
+inline constexpr std::uint32_t mac = 0;                  // 6 bytes
+inline constexpr std::uint32_t status = 6;               // le16, VIRTIO_NET_S_LINK_UP = 1
+inline constexpr std::uint32_t max_virtqueue_pairs = 8;  // le16
+inline constexpr std::uint32_t mtu = 10;                 // le16, with VIRTIO_NET_F_MTU
+inline constexpr std::uint32_t size = 8;                 // without VIRTIO_NET_F_MTU
+inline constexpr std::uint32_t size_with_mtu = 12;
 }  // namespace net_cfg
 
 inline constexpr std::uint16_t msix_no_vector = 0xffff;  // VIRTIO_MSI_NO_VECTOR
@@ -159,9 +167,12 @@ struct virtio_net_params {
     std::uint16_t queue_size_max = 256;  // what queue_size reads before the driver writes it
     bool event_idx = true;               // offer VIRTIO_RING_F_EVENT_IDX
     bool mrg_rxbuf = false;              // offer VIRTIO_NET_F_MRG_RXBUF
+    // Offer VIRTIO_NET_F_MTU with this MTU in the device config (68..65535; 0: not offered, as
+    // QEMU without host_mtu=).
+    std::uint16_t mtu = 0;
 };
 
-// What a device offers for `p`: VERSION_1 | MAC | STATUS (| EVENT_IDX) (| MRG_RXBUF).
+// What a device offers for `p`: VERSION_1 | MAC | STATUS (| EVENT_IDX) (| MRG_RXBUF) (| MTU).
 std::uint64_t offered_features(const virtio_net_params& p);
 
 class virtio_net_pci {

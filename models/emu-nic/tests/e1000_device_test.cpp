@@ -120,6 +120,25 @@ TEST(E1000Regs, DescriptorsAreSixteenLittleEndianBytes) {
     EXPECT_EQ(rctl::buffer_size(1u << 16 | rctl::bsex), 16384u);
 }
 
+TEST(E1000Regs, BufferSizeBitsAreTheSdmTable) {
+    // SDM Table 13-67 as Linux's e1000_hw.h spells it: E1000_RCTL_SZ_2048 0, SZ_1024 0x10000,
+    // SZ_512 0x20000, SZ_256 0x30000; with E1000_RCTL_BSEX (0x02000000) SZ_16384 0x10000,
+    // SZ_8192 0x20000, SZ_4096 0x30000.
+    EXPECT_EQ(rctl::bsex, 0x0200'0000u);
+    EXPECT_EQ(rctl::lpe, 0x20u);  // E1000_RCTL_LPE
+    EXPECT_EQ(rctl::size_bits(2048), 0u);
+    EXPECT_EQ(rctl::size_bits(1024), 0x1'0000u);
+    EXPECT_EQ(rctl::size_bits(512), 0x2'0000u);
+    EXPECT_EQ(rctl::size_bits(256), 0x3'0000u);
+    EXPECT_EQ(rctl::size_bits(16384), 0x0201'0000u);
+    EXPECT_EQ(rctl::size_bits(8192), 0x0202'0000u);
+    EXPECT_EQ(rctl::size_bits(4096), 0x0203'0000u);
+    for (std::uint32_t b : {256u, 512u, 1024u, 2048u, 4096u, 8192u, 16384u})
+        EXPECT_EQ(rctl::buffer_size(rctl::size_bits(b)), b) << b;
+    EXPECT_EQ(rctl::size_bits(3000), 0xffff'ffffu);
+    EXPECT_EQ(rctl::size_bits(32768), 0xffff'ffffu);
+}
+
 TEST_F(fixture, ResetValues) {
     EXPECT_EQ(rd(reg::status), 0x83u);  // FD | LU | SPEED 10b (bits 7:6)
     // MAC 52:54:00:12:34:56: RAL = bytes 0-3 little endian, RAH = bytes 4-5 plus AV (bit 31).
@@ -284,7 +303,45 @@ TEST_F(fixture, ReceiveAddressFilter) {
     dev->receive(frame(2000, 0), 0);  // too long without LPE, once enabled
     wr(reg::rctl, rctl::en);
     dev->receive(frame(2000, 0), 0);
-    EXPECT_EQ(dev->stats().rx_dropped.value(), 3u);  // two while off, one too long
+    EXPECT_EQ(dev->stats().rx_dropped.value(), 2u);   // two while off
+    EXPECT_EQ(dev->stats().rx_oversize.value(), 1u);  // one too long
+}
+
+TEST_F(fixture, LongFramesNeedLongPacketEnable) {
+    // SDM §13.7 (ROC): without RCTL.LPE a frame longer than 1522 bytes with its FCS is oversize.
+    // The tap's frames carry no FCS: 1518 bytes (1522 on the wire) is the longest taken.
+    setup_rx();
+    dev->receive(frame(1518, 1), 0);
+    EXPECT_EQ(dev->stats().rx_frames.value(), 1u);
+    EXPECT_EQ(rxd(0).length, 1518);
+    dev->receive(frame(1519, 1), 0);
+    EXPECT_EQ(dev->stats().rx_frames.value(), 1u);
+    EXPECT_EQ(dev->stats().rx_oversize.value(), 1u);
+    EXPECT_EQ(dev->stats().rx_dropped.value(), 0u);
+    EXPECT_EQ(rd(reg::rdh), 1u);  // no descriptor used
+    EXPECT_EQ(rd(reg::roc), 1u);
+    EXPECT_EQ(rd(reg::roc), 0u);  // statistics registers clear on read
+    EXPECT_EQ(rd(reg::gprc), 1u);
+    // ROC counts frames that pass the address filter: another station's is only filtered.
+    dev->receive(frame(2000, 0, 0x0200'0000'0099ull), 0);
+    EXPECT_EQ(dev->stats().rx_filtered.value(), 1u);
+    EXPECT_EQ(dev->stats().rx_oversize.value(), 1u);
+
+    // LPE with 16 KiB buffers (BSEX, BSIZE 01b): a 9014-byte frame (9018 with FCS) in one buffer.
+    wr(reg::rctl, rctl::en | rctl::bam | rctl::lpe | rctl::size_bits(16384));
+    const auto jumbo = frame(9014, 7);
+    dev->receive(jumbo, 0);
+    EXPECT_EQ(rxd(1).length, 9014);
+    EXPECT_EQ(rxd(1).status, rxd_stat::dd | rxd_stat::eop);
+    EXPECT_EQ(guest_read(rx_buf + 0x1000, 9014), jumbo);
+    // With LPE the limit is 16384 bytes with FCS: 16380 without is taken, 16381 is oversize.
+    dev->receive(frame(16381, 0), 0);
+    EXPECT_EQ(dev->stats().rx_oversize.value(), 2u);
+    dev->receive(frame(16380, 0), 0);
+    EXPECT_EQ(rxd(2).length, 16380);
+    EXPECT_EQ(rxd(2).status, rxd_stat::dd | rxd_stat::eop);
+    EXPECT_EQ(dev->stats().rx_frames.value(), 3u);
+    EXPECT_EQ(rd(reg::roc), 1u);
 }
 
 TEST_F(fixture, MalformedRxRingStopsTheQueue) {

@@ -178,8 +178,58 @@ TEST_F(driver_fixture, InterruptThatIsNotOursAndBadParameters) {
     bad.rx_descriptors = 0;
     EXPECT_THROW(e1000_driver{bad}, std::invalid_argument);
     bad = dp;
-    bad.rx_buffer_bytes = 4096;
+    bad.rx_buffer_bytes = 3000;  // RCTL has no such size
     EXPECT_THROW(e1000_driver{bad}, std::invalid_argument);
+    bad = dp;
+    bad.mtu = 67;
+    EXPECT_THROW(e1000_driver{bad}, std::invalid_argument);
+}
+
+TEST(E1000RxBufferLen, LinuxsChoiceForTheMtu) {
+    // e1000_change_mtu: max_frame = mtu + 18, the smallest of 2048, 4096, 8192, 16384 holding it.
+    EXPECT_EQ(e1000_rx_buffer_len(1500), 2048u);
+    EXPECT_EQ(e1000_rx_buffer_len(2030), 2048u);  // 2048 exactly
+    EXPECT_EQ(e1000_rx_buffer_len(2031), 4096u);
+    EXPECT_EQ(e1000_rx_buffer_len(4078), 4096u);
+    EXPECT_EQ(e1000_rx_buffer_len(4079), 8192u);
+    EXPECT_EQ(e1000_rx_buffer_len(8174), 8192u);
+    EXPECT_EQ(e1000_rx_buffer_len(8175), 16384u);
+    EXPECT_EQ(e1000_rx_buffer_len(9000), 16384u);
+}
+
+TEST_F(driver_fixture, StandardMtuLeavesLongPacketsOff) {
+    e1000_driver drv(dp);
+    drv.open(*g);
+    // EN | BAM | SECRC, BSIZE 00b (2048), no BSEX, no LPE: 0x04008002.
+    EXPECT_EQ(dev->peek(reg::rctl), 0x0400'8002u);
+    // A 1519-byte frame (1523 with FCS) is oversize for it.
+    dev->receive(frame(1519, 1), 0);
+    EXPECT_EQ(dev->stats().rx_oversize.value(), 1u);
+    EXPECT_EQ(dev->stats().rx_frames.value(), 0u);
+}
+
+TEST_F(driver_fixture, JumboMtuSetsLongPacketEnableAndSixteenKibBuffers) {
+    dp.mtu = 9000;
+    dp.rx_buffer_bytes = e1000_rx_buffer_len(dp.mtu);
+    dp.tx_buffer_bytes = 9014;
+    e1000_driver drv(dp);
+    drv.open(*g);
+    // EN | LPE | BAM | BSIZE 01b | BSEX | SECRC: 0x2 | 0x20 | 0x8000 | 0x10000 | 0x02000000 |
+    // 0x04000000 = 0x06018022; buffers of 1024 x 16 bytes.
+    EXPECT_EQ(dev->peek(reg::rctl), 0x0601'8022u);
+    EXPECT_EQ(rctl::buffer_size(dev->peek(reg::rctl)), 16384u);
+    const auto request = frame(9014, 3);
+    ASSERT_TRUE(drv.xmit(*g, request));
+    ASSERT_EQ(tap.size(), 1u);
+    EXPECT_EQ(tap[0], request);
+    const auto reply = frame(9014, 9);
+    dev->receive(reply, 0);
+    const auto got = drv.wait_and_handle(*g);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0], reply);
+    EXPECT_EQ(dev->stats().rx_oversize.value(), 0u);
+    // One descriptor: the whole frame in one 16 KiB buffer.
+    EXPECT_EQ(dev->peek(reg::rdh), 1u);
 }
 
 }  // namespace

@@ -40,15 +40,16 @@ private:
 };
 
 struct platform {
-    explicit platform(bool event_idx = true, backend_params bp = {})
+    explicit platform(bool event_idx = true, backend_params bp = {}, std::uint16_t mtu = 0,
+                      std::uint32_t buffer_size = 2048)
         : host(64ull << 30),
           host_view(host),
           guest_mem(map, host_view),
           vmm_mem(map, host_view),
-          dev(params(event_idx)),
+          dev(params(event_idx, mtu)),
           backend(vmm_mem, bp, [this](const virtio_net_backend::frame& f) { sent.push_back(f); }),
           env(guest_mem, dev),
-          drv(drv_params()) {
+          drv(drv_params(buffer_size)) {
         map.map_ram(0, ram_hpa, ram_size);
         // The user-space VMM flavour: a kick reaches the device model, which runs TX at once.
         dev.on_driver_ok = [this] {
@@ -60,13 +61,15 @@ struct platform {
         };
         backend.on_error = [this](std::uint16_t, queue_error) { dev.needs_reset(); };
     }
-    static virtio_net_params params(bool event_idx) {
+    static virtio_net_params params(bool event_idx, std::uint16_t mtu = 0) {
         virtio_net_params p;
         p.event_idx = event_idx;
+        p.mtu = mtu;
         return p;
     }
-    static driver_params drv_params() {
+    static driver_params drv_params(std::uint32_t buffer_size = 2048) {
         driver_params p;
+        p.buffer_size = buffer_size;
         p.bar_gpa = bar_gpa;
         p.ring_gpa = 0x10000;
         p.buffer_gpa = 0x100000;
@@ -173,6 +176,46 @@ TEST(VirtioRoundTrip, WithoutEventIdx) {
     EXPECT_FALSE(p.backend.receive(pattern(80, 1)).interrupt);
     EXPECT_FALSE(p.drv.enable_rx_interrupts());
     EXPECT_EQ(p.drv.receive(p.env), pattern(80, 1));
+}
+
+TEST(VirtioMtu, BufferSizeHoldsHeaderAndFrame) {
+    EXPECT_EQ(buffer_size_for_mtu(68), 2048u);
+    EXPECT_EQ(buffer_size_for_mtu(1500), 2048u);
+    // 12 + 2000 + 14 = 2026 B: 2 KiB.
+    EXPECT_EQ(buffer_size_for_mtu(2000), 2048u);
+    // 12 + 9000 + 14 = 9026 B: 8 KiB + 834 B, so 9 KiB.
+    EXPECT_EQ(buffer_size_for_mtu(9000), 9216u);
+}
+
+TEST(VirtioMtu, JumboFramesBothWaysWithFMtu) {
+    platform p(true, {}, 9000, buffer_size_for_mtu(9000));
+    ASSERT_TRUE(p.drv.init(p.env));
+    EXPECT_TRUE(p.dev.negotiated(feature::net_mtu));
+    EXPECT_EQ(p.drv.mtu(), 9000u);
+    // A 9014-byte frame (9000 B MTU + 14 B header; the FCS is the NIC's) each way, in one
+    // 9216-byte buffer with its 12-byte virtio header.
+    const auto out = pattern(9014, 1);
+    ASSERT_TRUE(p.drv.transmit(p.env, out));
+    ASSERT_EQ(p.sent.size(), 1u);
+    EXPECT_EQ(p.sent[0], out);
+    const auto in = pattern(9014, 2);
+    EXPECT_EQ(p.backend.receive(in).frames, 1u);
+    EXPECT_EQ(p.backend.rx_too_big(), 0u);
+    EXPECT_EQ(p.drv.receive(p.env), in);
+    // The default 2 KiB buffers cannot take it: the device drops it as too big.
+    platform small;
+    ASSERT_TRUE(small.drv.init(small.env));
+    EXPECT_EQ(small.drv.mtu(), 0u);  // not offered
+    EXPECT_EQ(small.backend.receive(in).frames, 0u);
+    EXPECT_EQ(small.backend.rx_too_big(), 1u);
+}
+
+TEST(VirtioMtu, InitFailsWhenTheBuffersCannotHoldTheDevicesMtu) {
+    // The device advises 9000; 2 KiB buffers hold 12 + 2036 bytes at most.
+    platform p(true, {}, 9000, 2048);
+    EXPECT_FALSE(p.drv.init(p.env));
+    EXPECT_TRUE(p.dev.device_status() & status::failed);
+    EXPECT_FALSE(p.drv.ready());
 }
 
 TEST(VirtioBackend, TxCostWorkedOut) {

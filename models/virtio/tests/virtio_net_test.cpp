@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,29 @@ TEST(VirtioNetFeatures, Offered) {
     p.event_idx = false;
     p.mrg_rxbuf = true;
     EXPECT_EQ(offered_features(p), (1ull << 32) | (1ull << 16) | (1ull << 15) | (1ull << 5));
+    p.mtu = 9000;  // VIRTIO_NET_F_MTU is bit 3 (§5.1.3)
+    EXPECT_EQ(offered_features(p),
+              (1ull << 32) | (1ull << 16) | (1ull << 15) | (1ull << 5) | (1ull << 3));
+}
+
+TEST(VirtioNetPci, MtuInTheDeviceConfigWithFMtuOnly) {
+    virtio_net_params p;
+    p.mtu = 9000;
+    virtio_net_pci d(p);
+    // struct virtio_net_config (§5.1.4): mac[6], status le16 at 6, max_virtqueue_pairs le16 at
+    // 8, mtu le16 at 10.
+    EXPECT_EQ(d.mmio_read(bar_layout::device + 10, 2), 9000u);
+    EXPECT_EQ(d.mmio_read(bar_layout::device + 8, 2), 1u);
+    EXPECT_EQ(d.mmio_read(bar_layout::device + 8, 4), 1u | 9000u << 16);
+    EXPECT_EQ(d.bad_accesses(), 0u);
+    EXPECT_EQ(d.mmio_read(bar_layout::device + 12, 1), 0u);  // past the config
+    EXPECT_EQ(d.bad_accesses(), 1u);
+    // Without F_MTU the config ends at status: the mtu field is not there.
+    virtio_net_pci plain;
+    EXPECT_EQ(plain.mmio_read(bar_layout::device + 10, 2), 0u);
+    EXPECT_EQ(plain.bad_accesses(), 1u);
+    p.mtu = 67;  // below the minimum the spec allows a driver (68)
+    EXPECT_THROW(virtio_net_pci{p}, std::invalid_argument);
 }
 
 TEST(VirtioNetPci, IdentityAndVendorCapabilities) {
