@@ -249,11 +249,11 @@ void receive(host_platform& p, pf_view& v, std::uint64_t total, rx_meter& meter,
         for (;;) {
             const rx_status st = peek_rx(bus, v);
             if (!st.done) break;
-            if (v.dma) v.unmap(v.rx_iova[v.rx_next], nic_queue_buffer);
+            if (v.dma) v.unmap(v.rx_iova[v.rx_next], v.buffer_bytes);
             const auto f = read_received(bus, v, st);
             if (v.dma) {
                 const std::uint64_t iova =
-                    v.map(v.rx_buf(v.rx_tail), nic_queue_buffer, iommu::perm_w);
+                    v.map(v.rx_buf(v.rx_tail), v.buffer_bytes, iommu::perm_w);
                 v.rx_iova[v.rx_tail] = iova;
                 recycle_rx_at(bus, v, iova);
             } else {
