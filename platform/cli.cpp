@@ -30,6 +30,7 @@
 #include "platform/progress.h"
 #include "platform/rr_workload.h"
 #include "platform/version.h"
+#include "platform/virtio_vm.h"
 #include "platform/vm_rr.h"
 #include "traces/perfetto_writer.h"
 #include "traces/vcd_check.h"
@@ -383,6 +384,22 @@ struct workload_figures {
     }
 };
 
+// A virtio VM's interrupt figures; `prefix` is "" or "vms.N.".
+void publish_virtio(core::stats_registry& stats, const std::string& prefix, const virtio_vm& vm) {
+    stats.add_value(prefix + "virtio.tx.queue_stops", "stops",
+                    "stream_tx: times the guest's TX queue stopped with its ring full, to wait "
+                    "for the TX interrupt",
+                    static_cast<double>(vm.tx_queue_stops()));
+    stats.add_value(prefix + "virtio.tx.interrupts", "interrupts",
+                    "TX queue interrupts vhost (or the VMM's backend) signalled to the guest's "
+                    "TX vector (stream_tx: the guest gives the TX queue an MSI-X vector)",
+                    static_cast<double>(vm.tx_interrupts()));
+    stats.add_value(prefix + "virtio.interrupts.unrouted", "interrupts",
+                    "interrupts vhost (or the VMM's backend) signalled for a queue without an "
+                    "MSI-X vector (not delivered; rr: the TX queue's)",
+                    static_cast<double>(vm.unrouted_interrupts()));
+}
+
 struct run_outputs {
     bool packets = false, vcd = false, perfetto = false, pcap = false;
     bool describe = false;  // DIR/stats.describe.json: every statistic's name, kind, unit, meaning
@@ -538,6 +555,8 @@ int cmd_run(const run_options& o, const run_outputs& want) {
             };
             add(one);
             add(all);
+            if (const auto* v = dynamic_cast<const virtio_vm*>(&vm))
+                publish_virtio(stats, vms->size() == 1 ? "" : fmt::format("vms.{}.", i), *v);
             if (vms->size() == 1) continue;
             const std::string prefix = fmt::format("vms.{}", i);
             if (!stream) vms->accountant(i).publish(stats, prefix);

@@ -69,6 +69,7 @@ inline constexpr std::uint64_t virtio_bar_gpa = 0xc000'0000;   // BAR4 in the gu
 inline constexpr std::uint64_t virtio_ring_gpa = 0x10'0000;    // both queues' rings (< 1 MiB)
 inline constexpr std::uint64_t virtio_buffer_gpa = 0x20'0000;  // RX then TX buffers
 inline constexpr std::uint16_t virtio_rx_msix = 1;             // the RX queue's MSI-X entry
+inline constexpr std::uint16_t virtio_tx_msix = 2;             // the TX queue's (stream_tx)
 
 // The VMM's handler for BAR4: register accesses to the device model (the exit is the cost).
 class virtio_bar_handler : public cpu::mmio_handler {
@@ -100,6 +101,10 @@ public:
     const virtio::vhost_worker* worker() const { return m_worker.get(); }  // null: vmm backend
     // Interrupts vhost signalled for a queue without an MSI-X vector (not delivered).
     std::uint64_t unrouted_interrupts() const { return m_unrouted; }
+    // stream_tx: times the guest's TX queue stopped (ring full), and the TX queue's interrupts
+    // vhost (or the VMM's backend) signalled to the guest's TX vector.
+    std::uint64_t tx_queue_stops() const { return m_tx_stops; }
+    std::uint64_t tx_interrupts() const { return m_tx_interrupts; }
 
 private:
     void guest(cpu::guest_context& g);
@@ -119,6 +124,8 @@ private:
     cpu::eventfd m_tap_fd{"tap"};
     std::deque<std::pair<tick_t, virtio::virtio_net_backend::frame>> m_tap_queue;
     std::uint64_t m_unrouted = 0;
+    std::uint64_t m_tx_stops = 0;
+    std::uint64_t m_tx_interrupts = 0;
     std::uint64_t m_rx_mismatch = 0;  // responses that did not match their request
 };
 

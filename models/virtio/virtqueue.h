@@ -175,6 +175,13 @@ public:
     // poll again: the interrupt for them may have been suppressed).
     void disable_interrupts();
     bool enable_interrupts();
+    // virtqueue_enable_cb_delayed: interrupts on, but (with event idx) only once the device has
+    // used 3/4 of the buffers outstanding (avail idx - last_used_idx): used_event = last_used_idx
+    // + bufs, bufs = outstanding × 3 / 4 rounded down, so the interrupt comes with the (bufs +
+    // 1)-th used buffer (vring_need_event: the used index passes used_event). Without event idx
+    // it clears NO_INTERRUPT (the next used buffer interrupts). Returns false if more than bufs
+    // buffers are used already (the caller polls again: the interrupt may have gone by).
+    bool enable_interrupts_delayed();
 
     std::uint16_t avail_idx() const { return m_avail_idx; }
     std::uint16_t last_used_idx() const { return m_last_used; }
