@@ -11,7 +11,8 @@
 // 16-bit ring indices wrap freely (free-running counters, slot = idx & (N - 1)).
 // - Driver side (virtq_driver): add a chain of device-readable then device-writable buffers,
 //   decide whether to kick (VIRTIO_F_EVENT_IDX: vring_need_event on used->avail_event; without
-//   it: used->flags NO_NOTIFY), take used buffers, turn used-buffer interrupts off and on.
+//   it: used->flags NO_NOTIFY), take used buffers, turn used-buffer interrupts off and on (at
+//   once, or delayed to 3/4 of the buffers outstanding: virtqueue_enable_cb_delayed).
 // - Device side (virtq_device): pop the next available chain walking NEXT links, push used
 //   elements, decide whether to interrupt (event idx: vring_need_event on avail->used_event
 //   against the last signalled used idx, as QEMU's virtio_split_should_notify; without it: avail
