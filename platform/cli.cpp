@@ -32,6 +32,7 @@
 #include "platform/rr_workload.h"
 #include "platform/rx_meter.h"
 #include "platform/version.h"
+#include "platform/virtio_vm.h"
 #include "platform/vm_rr.h"
 #include "traces/perfetto_writer.h"
 #include "traces/vcd_check.h"
@@ -387,6 +388,7 @@ struct workload_figures {
     }
 };
 
+// A virtio VM's interrupt figures; `prefix` is "" or "vms.N.".
 struct run_outputs {
     bool packets = false, vcd = false, perfetto = false, pcap = false;
     bool describe = false;  // DIR/stats.describe.json: every statistic's name, kind, unit, meaning

@@ -47,7 +47,6 @@ inline constexpr std::uint64_t pt_bar0_gpa = 0xc000'0000;  // the VF's BAR0 in t
 inline constexpr std::uint64_t pt_bar3_gpa = 0xc010'0000;  // its BAR3 (MSI-X table and PBA)
 inline constexpr std::uint64_t pt_region_gpa = 0x10'0000;  // rings and buffers: region_bytes()
 inline constexpr std::uint8_t host_vf_vector = 0x60;       // VFIO's host vectors: RX, TX + 32
-inline constexpr std::uint8_t guest_tx_vector = 0x42;      // the guest driver's TX vector
 
 // The VMM's emulation of a passthrough VF's MSI-X table (VFIO's trapped page): the guest's
 // entries kept as written; the real table is the host's (VFIO programs it).

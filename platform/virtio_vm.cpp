@@ -144,12 +144,19 @@ virtio_vm::virtio_vm(host_platform& p, const workload_config& w, const vm_slot& 
 }
 
 void virtio_vm::interrupt(std::uint16_t queue, tick_t at) {
-    // The queue's MSI-X entry: the guest's driver gives RX entry virtio_rx_msix, TX none.
-    if (m_dev.queue(queue).msix_vector != virtio_rx_msix) {
-        ++m_unrouted;
-        return;
+    // The queue's MSI-X entry: the guest's driver gives RX entry virtio_rx_msix, TX
+    // virtio_tx_msix when it streams (napi_tx), none otherwise.
+    switch (m_dev.queue(queue).msix_vector) {
+        case virtio_rx_msix:
+            m_p.kvm->irqfd(m_vm, 0, guest_rx_vector, at);
+            return;
+        case virtio_tx_msix:
+            ++m_tx_interrupts;
+            m_p.kvm->irqfd(m_vm, 0, guest_tx_vector, at);
+            return;
+        default:
+            ++m_unrouted;
     }
-    m_p.kvm->irqfd(m_vm, 0, guest_rx_vector, at);
 }
 
 void virtio_vm::guest(cpu::guest_context& g) {
@@ -161,7 +168,10 @@ void virtio_vm::guest(cpu::guest_context& g) {
     dp.ring_gpa = virtio_ring_gpa;
     dp.buffer_gpa = virtio_buffer_gpa;
     dp.rx_vector = virtio_rx_msix;
-    dp.tx_vector = virtio::msix_no_vector;  // TX buffers are reclaimed on transmit
+    // Streaming, TX completions come with the TX queue's interrupt when the ring is full
+    // (napi_tx); one frame in flight (rr), TX buffers are reclaimed on transmit and the queue
+    // has no vector.
+    dp.tx_vector = m_w.type == workload_type::stream_tx ? virtio_tx_msix : virtio::msix_no_vector;
     dp.buffer_size = virtio::buffer_size_for_mtu(m_p.config().nic_mtu);
     virtio::virtio_net_driver drv(dp);
     if (virtio_ring_gpa + drv.ring_bytes() > virtio_buffer_gpa ||
@@ -209,20 +219,35 @@ void virtio_vm::stream_tx(cpu::guest_context& g, virtio::guest_env& env,
     const std::uint32_t bytes = m_w.size - 4;  // the FCS is the NIC's
     const virtio::virtq_driver& ring = *drv.tx_ring();
     const std::uint32_t size = ring.layout().size;
+    drv.disable_tx_interrupts();  // off while the queue has room
+    // The queue stopped: virtqueue_enable_cb_delayed (an interrupt once vhost has used 3/4 of
+    // what is outstanding), HLT or spin (vm.wait) until it comes, EOI; skb_xmit_done's
+    // virtqueue_disable_cb and virtnet_poll_tx's free_old_xmit_skbs; the queue restarts. False
+    // from enable_cb_delayed: that many are used already, reclaim at once.
+    const auto wait_for_tx_completions = [&] {
+        if (drv.enable_tx_interrupts_delayed()) {
+            g.wait_for_interrupt(guest_tx_vector);
+            g.eoi();
+        }
+        drv.disable_tx_interrupts();
+        drv.reclaim_tx(env);
+    };
     for (m_seq = 0; m_seq < m_w.count; ++m_seq) {
         if (m_seq == m_w.warmup) measure_from(g.now());
         const auto f = make_frame(peer_mac(), guest_mac(m_index), bytes, m_seq);
-        // start_xmit: reclaim, add, kick if vhost asked for it. A full ring: poll the used ring.
+        // start_xmit: reclaim, add, kick if vhost asked for it. A full ring stops the queue.
         while (!drv.transmit(env, f)) {
             if (ring.num_free() != 0)
                 throw std::runtime_error(fmt::format(
                     "run: frame {}: the virtio driver refused it with {} TX descriptors free",
                     m_seq, ring.num_free()));
+            ++m_tx_stops;
+            wait_for_tx_completions();
         }
         ++m_out.sent;
     }
-    // vhost has fetched every frame once it has used every buffer.
-    while (ring.num_free() < size) drv.reclaim_tx(env);
+    // vhost has fetched every frame once it has used every buffer: the same waits until then.
+    while (ring.num_free() < size) wait_for_tx_completions();
     measure_to(g.now());
     when_sink_has(*m_p.terminator, mac(), m_w.count, [this] { finish(); });
 }
@@ -264,19 +289,28 @@ void virtio_vm::register_stats(core::stats_registry& reg, const std::string& pre
         "posted no RX buffers",
         m_worker ? m_worker->tap_dropped() : m_tap_dropped);
     add("unrouted_interrupts", "interrupts",
-        "interrupts the backend signalled for a queue without an MSI-X vector (not delivered)",
+        "interrupts the backend signalled for a queue without an MSI-X vector (not delivered; rr: "
+        "the TX queue's)",
         m_unrouted);
+    add("tx_queue_stops", "stops",
+        "stream_tx: times the guest's TX queue stopped with its ring full, to wait for the TX "
+        "interrupt",
+        m_tx_stops);
+    add("tx_interrupts", "interrupts",
+        "TX queue interrupts vhost (or the VMM's backend) signalled to the guest's TX vector "
+        "(stream_tx: the guest gives the TX queue an MSI-X vector)",
+        m_tx_interrupts);
 }
 
 std::string virtio_vm::where() const {
     const virtio::virtio_net_backend& b = *m_backend;
     return fmt::format(
         "vhost wakeups {}, backend tx_frames {} rx_frames {} (dropped: no buffer {}, too big {}, "
-        "malformed tx {}), unrouted interrupts {}, mismatched responses {}, bridge tx_frames {} "
-        "rx_frames {} rx_errors {}, device status {:#x}",
+        "malformed tx {}), TX queue stops {} interrupts {}, unrouted interrupts {}, mismatched "
+        "responses {}, bridge tx_frames {} rx_frames {} rx_errors {}, device status {:#x}",
         m_worker ? m_worker->wakeups() : 0, b.tx_frames(), b.rx_frames(), b.rx_no_buffer(),
-        b.rx_too_big(), b.tx_malformed(), m_unrouted, m_rx_mismatch, m_bridge->tx_frames(),
-        m_bridge->rx_frames(), m_bridge->rx_errors(), m_dev.device_status());
+        b.rx_too_big(), b.tx_malformed(), m_tx_stops, m_tx_interrupts, m_unrouted, m_rx_mismatch,
+        m_bridge->tx_frames(), m_bridge->rx_frames(), m_bridge->rx_errors(), m_dev.device_status());
 }
 
 }  // namespace iovsim::platform

@@ -11,6 +11,9 @@
 //   host.pin.vhost's core; it reaches guest memory through the VM's GPA→HPA table over host
 //   memory (virtio::translated_memory over the platform's host-physical view); its interrupts go
 //   through KVM's irqfd with the guest vector of the queue's MSI-X entry (RX: guest_rx_vector);
+// - with virtio.backend vmm instead (QEMU's virtio-net without vhost): the kick exits to the
+//   VMM, whose backend drains the TX ring on the vCPU's thread inside the exit; RX on the VMM's
+//   I/O thread (host.pin.vmm_io); its interrupts take the same irqfd path;
 // - the host bridge (host_bridge_net): frames vhost transmitted go to the tap when vhost's work
 //   completes (vhost_worker::on_done), the bridge and the PF; frames for the guest go from the
 //   tap to vhost (marked vhost from then: the tap socket's wake-up).
@@ -28,12 +31,20 @@
 // bytes from guest_mac() to peer_mac() as fast as the TX virtqueue allows: each through the
 // driver's transmit (Linux's start_xmit: reclaim what vhost has used, the frame into a buffer,
 // the kick only when vhost asked for one: with event idx, vhost re-arms notifications once per
-// drain); when the ring is full the guest polls the used ring (reclaim_tx) until vhost frees a
-// buffer. vhost drains the ring on each wake-up and hands the frames to the tap when its work is
-// done; the host bridge sends them one by one through the PF (host.stack.tx each), and the sink
-// on the wire counts them. The measured window opens at frame workload.warmup and closes when
-// vhost has used every buffer; the run ends once the sink has every frame (when_sink_has,
-// rr_workload.h), or when none has come for 1 ms.
+// drain). TX completions as Linux's virtio_net with napi_tx: the TX queue has its own MSI-X
+// entry (virtio_tx_msix, the guest's guest_tx_vector) and the driver keeps its interrupts off
+// (used_event far behind) while the ring has room; when the ring is full it stops the queue
+// and calls virtqueue_enable_cb_delayed (used_event = last_used_idx + 3/4 of the buffers
+// outstanding; if more than that are used already it reclaims at once), waits for the interrupt
+// as vm.wait says (HLT, or a spin in guest mode), EOIs, turns the interrupts off again, reclaims
+// (free_old_xmit_skbs) and restarts the queue. vhost (or the VMM's backend) signals the TX
+// queue through irqfd when its used index passes used_event (vring_need_event), and on its
+// first decision, which always signals (signalled_used not valid yet). vhost drains the ring on
+// each wake-up and hands the frames to the tap when its work is done; the host bridge sends them
+// one by one through the PF (host.stack.tx each), and the sink on the wire counts them. The
+// measured window opens at frame workload.warmup and closes when vhost has used every buffer
+// (the same delayed-interrupt waits until then); the run ends once the sink has every frame
+// (when_sink_has, rr_workload.h), or when none has come for 1 ms.
 //
 // stream_rx, poisson, pcap (vm_rr.h): frames from the generator reach the PF, the host stack
 // and the bridge, the tap, vhost (or the VMM's I/O thread), which copies each into an RX buffer
@@ -43,9 +54,10 @@
 // if a frame came meanwhile), until every frame sent to it has come. A frame vhost has no buffer
 // for is dropped and counted (backend rx_no_buffer).
 //
-// TX completions: the driver reclaims finished TX buffers when it transmits (Linux's
-// virtio_net with napi_tx off), and the TX queue has no MSI-X vector (VIRTIO_MSI_NO_VECTOR): a
-// TX interrupt vhost signals reaches no guest vector and is counted, not delivered.
+// TX completions in rr (one frame in flight): the driver reclaims finished TX buffers when it
+// transmits (Linux's virtio_net with napi_tx off), and the TX queue has no MSI-X vector
+// (VIRTIO_MSI_NO_VECTOR): a TX interrupt vhost signals reaches no guest vector and is counted
+// (vms.N.virtio.unrouted_interrupts), not delivered.
 //
 // Accounting: `guest` from the request's first byte; vhost from the kick's ioeventfd signal
 // (its wake-up and TX work); host_stack from the end of vhost's work (tap, bridge, PF driver
@@ -54,10 +66,13 @@
 // work); kvm at irqfd's injection; `guest` from the moment the guest has the vector until it has
 // checked the response.
 //
-// Leaves out: the user-space backend (virtio.backend vmm: QEMU's virtio-net without vhost), the
-// TX interrupt a real driver enables when its queue stops (stream_tx polls the used ring), the
-// device's MSI-X table in BAR1 (the queue's vector index maps to the guest vector directly),
-// the guest's PCI probe of the device, interrupts preempting the program.
+// Leaves out: the device's MSI-X table in BAR1 (the queue's vector index maps to the guest
+// vector directly), the guest's PCI probe of the device, interrupts preempting the program (an
+// interrupt that comes while the guest streams is taken at its next wait), Linux's stop
+// threshold (it stops the queue with fewer than 2 + MAX_SKB_FRAGS descriptors free; one
+// descriptor a frame here, the queue stops when none is), and napi_tx's re-arming of the TX
+// interrupt (delayed) at every kick and NAPI completion: here it is on only while the queue is
+// stopped.
 #pragma once
 
 #include <cstdint>
@@ -78,6 +93,7 @@ inline constexpr std::uint64_t virtio_bar_gpa = 0xc000'0000;   // BAR4 in the gu
 inline constexpr std::uint64_t virtio_ring_gpa = 0x10'0000;    // both queues' rings (< 1 MiB)
 inline constexpr std::uint64_t virtio_buffer_gpa = 0x20'0000;  // RX then TX buffers
 inline constexpr std::uint16_t virtio_rx_msix = 1;             // the RX queue's MSI-X entry
+inline constexpr std::uint16_t virtio_tx_msix = 2;             // the TX queue's (stream_tx)
 
 // The VMM's handler for BAR4: register accesses to the device model (the exit is the cost).
 class virtio_bar_handler : public cpu::mmio_handler {
@@ -109,8 +125,13 @@ public:
     const virtio::vhost_worker* worker() const { return m_worker.get(); }  // null: vmm backend
     // Interrupts vhost signalled for a queue without an MSI-X vector (not delivered).
     std::uint64_t unrouted_interrupts() const { return m_unrouted; }
-    // <prefix>virtio.*: the backend's frames and drops, vhost's wake-ups, unrouted interrupts.
+    // <prefix>virtio.*: the backend's frames and drops, vhost's wake-ups, unrouted interrupts,
+    // stream_tx's queue stops and TX interrupts.
     void register_stats(core::stats_registry& reg, const std::string& prefix) const override;
+    // stream_tx: times the guest's TX queue stopped (ring full), and the TX queue's interrupts
+    // vhost (or the VMM's backend) signalled to the guest's TX vector.
+    std::uint64_t tx_queue_stops() const { return m_tx_stops; }
+    std::uint64_t tx_interrupts() const { return m_tx_interrupts; }
 
 private:
     void guest(cpu::guest_context& g);
@@ -132,6 +153,8 @@ private:
     std::deque<std::pair<tick_t, virtio::virtio_net_backend::frame>> m_tap_queue;
     std::uint64_t m_tap_dropped = 0;  // vmm backend: the tap's queue was full
     std::uint64_t m_unrouted = 0;
+    std::uint64_t m_tx_stops = 0;
+    std::uint64_t m_tx_interrupts = 0;
     std::uint64_t m_rx_mismatch = 0;  // responses that did not match their request
 };
 

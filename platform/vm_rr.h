@@ -81,6 +81,7 @@ namespace iovsim::platform {
 inline constexpr std::uint64_t pi_descriptor_hpa = 0x6000'0000;  // KVM's descriptors, 64 B each
 inline constexpr std::uint8_t start_vector = 0x21;     // the host tells the guest to start
 inline constexpr std::uint8_t guest_rx_vector = 0x41;  // the guest driver's RX vector
+inline constexpr std::uint8_t guest_tx_vector = 0x42;  // the guest driver's TX vector
 // VM n's MAC under virtio and emulation (locally administered).
 inline net::mac_address guest_mac(unsigned n = 0) {
     return net::mac_address::from_u64(0x020000020000ull + n);

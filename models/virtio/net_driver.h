@@ -10,6 +10,8 @@
 // Transmit: reclaim finished TX buffers, write virtio_net_hdr_v1 + frame into one TX buffer (one
 // descriptor, as Linux does with VERSION_1), add it, kick if kick_prepare() says so (a 16-bit write
 // of the queue index to the notify address: the trapped write KVM's ioeventfd or the VMM handles).
+// TX completions: the TX queue's interrupts stay off while it has room, and the caller turns them
+// on, delayed to 3/4 of the buffers outstanding, when the ring is full (napi_tx).
 // Receive: take a used RX buffer, strip the header, re-post the buffer, kick RX if the device
 // asked. All register accesses are MMIO through driver_env; rings and buffers live at
 // guest-physical addresses the caller gives (4 KiB-aligned: descriptors, avail and used rings per
@@ -109,6 +111,13 @@ public:
     // enable means poll again).
     void disable_rx_interrupts() { m_rx->disable_interrupts(); }
     bool enable_rx_interrupts() { return m_rx->enable_interrupts(); }
+    // Interrupt control for the TX queue (Linux's napi_tx): off while the queue has room
+    // (virtqueue_disable_cb), and when the ring is full and the queue stops, on for when the
+    // device has used 3/4 of the buffers outstanding (virtqueue_enable_cb_delayed; false: that
+    // many are used already, reclaim at once). The caller takes the interrupt, turns them off
+    // and reclaims (skb_xmit_done, virtnet_poll_tx's free_old_xmit_skbs).
+    void disable_tx_interrupts() { m_tx->disable_interrupts(); }
+    bool enable_tx_interrupts_delayed() { return m_tx->enable_interrupts_delayed(); }
 
     bool needs_reset(driver_env& env);
     std::uint64_t kicks() const { return m_kicks; }

@@ -211,6 +211,22 @@ bool virtq_driver::enable_interrupts() {
     return !has_used();
 }
 
+bool virtq_driver::enable_interrupts_delayed() {
+    if (m_avail_flags & avail_f_no_interrupt) {
+        m_avail_flags &= static_cast<std::uint16_t>(~avail_f_no_interrupt);
+        if (!m_event_idx) count(m_mem.write16(m_layout.avail + ring_off::flags, m_avail_flags));
+    }
+    // Linux writes used_event with or without event idx ("keep code simple"); the device reads it
+    // only with event idx.
+    const auto bufs =
+        static_cast<std::uint16_t>(static_cast<std::uint16_t>(m_avail_idx - m_last_used) * 3u / 4u);
+    count(m_mem.write16(m_layout.avail + used_event_offset(m_layout.size),
+                        static_cast<std::uint16_t>(m_last_used + bufs)));
+    std::uint16_t used_idx = m_last_used;
+    count(m_mem.read16(m_layout.used + ring_off::idx, used_idx));
+    return static_cast<std::uint16_t>(used_idx - m_last_used) <= bufs;
+}
+
 // ------------------------------------------------------------------------------------------------
 // Device side
 

@@ -11,7 +11,8 @@
 // 16-bit ring indices wrap freely (free-running counters, slot = idx & (N - 1)).
 // - Driver side (virtq_driver): add a chain of device-readable then device-writable buffers,
 //   decide whether to kick (VIRTIO_F_EVENT_IDX: vring_need_event on used->avail_event; without
-//   it: used->flags NO_NOTIFY), take used buffers, turn used-buffer interrupts off and on.
+//   it: used->flags NO_NOTIFY), take used buffers, turn used-buffer interrupts off and on (at
+//   once, or delayed to 3/4 of the buffers outstanding: virtqueue_enable_cb_delayed).
 // - Device side (virtq_device): pop the next available chain walking NEXT links, push used
 //   elements, decide whether to interrupt (event idx: vring_need_event on avail->used_event
 //   against the last signalled used idx, as QEMU's virtio_split_should_notify; without it: avail
@@ -175,6 +176,13 @@ public:
     // poll again: the interrupt for them may have been suppressed).
     void disable_interrupts();
     bool enable_interrupts();
+    // virtqueue_enable_cb_delayed: interrupts on, but (with event idx) only once the device has
+    // used 3/4 of the buffers outstanding (avail idx - last_used_idx): used_event = last_used_idx
+    // + bufs, bufs = outstanding × 3 / 4 rounded down, so the interrupt comes with the (bufs +
+    // 1)-th used buffer (vring_need_event: the used index passes used_event). Without event idx
+    // it clears NO_INTERRUPT (the next used buffer interrupts). Returns false if more than bufs
+    // buffers are used already (the caller polls again: the interrupt may have gone by).
+    bool enable_interrupts_delayed();
 
     std::uint16_t avail_idx() const { return m_avail_idx; }
     std::uint16_t last_used_idx() const { return m_last_used; }

@@ -210,6 +210,83 @@ TEST(VirtqEventIdx, InterruptSuppression) {
     EXPECT_EQ(r.u16(used_event), 3);
 }
 
+TEST(VirtqEventIdx, EnableInterruptsDelayedAtThreeQuartersOfOutstanding) {
+    rig r(256, true);
+    const std::uint64_t used_event = r.l.avail + used_event_offset(256);
+    // One buffer through first: the device's first decision always interrupts (signalled_used
+    // not valid yet, as vhost and QEMU do), and the driver takes it back: last_used_idx 1.
+    ASSERT_TRUE(r.drv.add({{0x1000, 10}}, {}));
+    r.dev.push(r.dev.pop()->head, 0);
+    EXPECT_TRUE(r.dev.need_interrupt());
+    ASSERT_TRUE(r.drv.get_used());
+    // The queue with interrupts off and its ring full: 256 buffers outstanding (avail idx 257).
+    r.drv.disable_interrupts();
+    for (unsigned i = 0; i < 256; ++i) ASSERT_TRUE(r.drv.add({{0x1000, 10}}, {}));
+    EXPECT_EQ(r.drv.num_free(), 0u);
+    // enable_cb_delayed: bufs = (257 - 1) × 3 / 4 = 192, used_event = 1 + 192 = 193; nothing
+    // used yet (0 <= 192): true.
+    EXPECT_TRUE(r.drv.enable_interrupts_delayed());
+    EXPECT_EQ(r.u16(used_event), 193);
+    // The device uses them one at a time and decides after each (vhost's add_used + signal):
+    // vring_need_event(193, new, new - 1) holds only for new - 1 = 193, i.e. the 193rd buffer
+    // used (used idx 194), the (bufs + 1)-th.
+    for (unsigned k = 1; k <= 256; ++k) {
+        r.dev.push(r.dev.pop()->head, 0);
+        EXPECT_EQ(r.dev.need_interrupt(), k == 193) << "buffer " << k;
+    }
+    EXPECT_EQ(r.dev.used_idx(), 257);
+}
+
+TEST(VirtqEventIdx, EnableInterruptsDelayedInBatchesAndWhenAlreadyUsed) {
+    rig r(8, true);
+    const std::uint64_t used_event = r.l.avail + used_event_offset(8);
+    ASSERT_TRUE(r.drv.add({{0x1000, 10}}, {}));
+    r.dev.push(r.dev.pop()->head, 0);
+    EXPECT_TRUE(r.dev.need_interrupt());  // the first decision
+    ASSERT_TRUE(r.drv.get_used());        // last_used_idx 1
+    r.drv.disable_interrupts();
+    for (unsigned i = 0; i < 8; ++i) ASSERT_TRUE(r.drv.add({{0x1000, 10}}, {}));
+    // 8 outstanding: bufs = 8 × 3 / 4 = 6, used_event = 1 + 6 = 7.
+    EXPECT_TRUE(r.drv.enable_interrupts_delayed());
+    EXPECT_EQ(r.u16(used_event), 7);
+    // A batch of 6 (used idx 1 -> 7): 7 is not in [1, 7), no interrupt; the next batch of 2
+    // (7 -> 9) passes it: one interrupt for the batch.
+    for (unsigned i = 0; i < 6; ++i) r.dev.push(r.dev.pop()->head, 0);
+    EXPECT_FALSE(r.dev.need_interrupt());
+    for (unsigned i = 0; i < 2; ++i) r.dev.push(r.dev.pop()->head, 0);
+    EXPECT_TRUE(r.dev.need_interrupt());
+    // The driver (interrupts off again) reclaims the 8: last_used_idx 9.
+    r.drv.disable_interrupts();
+    for (unsigned i = 0; i < 8; ++i) ASSERT_TRUE(r.drv.get_used());
+    // 5 outstanding, 4 of them used before the driver looks: bufs = 5 × 3 / 4 = 3 (15 / 4
+    // rounded down), used_event = 9 + 3 = 12, and 4 > 3 used already: false (reclaim at once).
+    for (unsigned i = 0; i < 5; ++i) ASSERT_TRUE(r.drv.add({{0x1000, 10}}, {}));
+    for (unsigned i = 0; i < 4; ++i) r.dev.push(r.dev.pop()->head, 0);
+    EXPECT_FALSE(r.drv.enable_interrupts_delayed());
+    EXPECT_EQ(r.u16(used_event), 12);
+    // Exactly bufs used (3 of 4 outstanding: bufs 4 × 3 / 4 = 3): still true.
+    r.drv.disable_interrupts();
+    for (unsigned i = 0; i < 4; ++i) ASSERT_TRUE(r.drv.get_used());  // last_used_idx 13
+    r.dev.push(r.dev.pop()->head, 0);                                // the 5th: used idx 14
+    ASSERT_TRUE(r.drv.get_used());                                   // last_used_idx 14
+    for (unsigned i = 0; i < 4; ++i) ASSERT_TRUE(r.drv.add({{0x1000, 10}}, {}));
+    for (unsigned i = 0; i < 3; ++i) r.dev.push(r.dev.pop()->head, 0);
+    EXPECT_TRUE(r.drv.enable_interrupts_delayed());
+    EXPECT_EQ(r.u16(used_event), 17);
+}
+
+TEST(VirtqNoEventIdx, EnableInterruptsDelayedClearsTheFlag) {
+    rig r(8, false);
+    r.drv.disable_interrupts();
+    EXPECT_EQ(r.u16(r.l.avail), avail_f_no_interrupt);
+    for (unsigned i = 0; i < 4; ++i) ASSERT_TRUE(r.drv.add({{0x1000, 10}}, {}));
+    // Without event idx the flag goes: the next used buffer interrupts.
+    EXPECT_TRUE(r.drv.enable_interrupts_delayed());
+    EXPECT_EQ(r.u16(r.l.avail), 0);
+    r.dev.push(r.dev.pop()->head, 0);
+    EXPECT_TRUE(r.dev.need_interrupt());
+}
+
 TEST(VirtqEventIdx, SixteenBitWrap) {
     rig r(4, true);
     // Run both indices up to 0xfffe: 65534 single-buffer round trips.
