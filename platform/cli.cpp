@@ -490,7 +490,7 @@ int cmd_run(const run_options& o, const run_outputs& want) {
         p.on_wire_rx = [&bare_rx](const std::vector<std::uint8_t>& f, tick_t at) {
             bare_rx->arrived(f, at);
         };
-        install_bare_metal_rx(p, *bare_rx, bare);
+        install_bare_metal_rx(p, w, *bare_rx, bare);
     } else if (w.mode == vm_mode::bare_metal && stream)
         install_bare_metal_stream(p, w, bare);
     else if (w.mode == vm_mode::bare_metal)

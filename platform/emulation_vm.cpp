@@ -120,6 +120,7 @@ void emulation_vm::stream_tx(cpu::guest_context& g) {
         if (m_seq == m_w.warmup) measure_from(g.now());
         const auto f = make_frame(peer_mac(), guest_mac(m_index), bytes, m_seq);
         // NETDEV_TX_BUSY: the queue waits for the TX clean of the next interrupt (TXDW).
+        stack_tx(g);
         while (!m_driver.xmit(g, f)) m_driver.wait_and_handle(g);
         ++m_out.sent;
     }

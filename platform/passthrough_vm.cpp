@@ -190,6 +190,7 @@ void passthrough_vm::stream_tx(cpu::guest_context& g, queue_bus& bus, nic_queues
         bool posted = false;
         while (m_seq < m_w.count && m_seq - done < nic_queue_ring - 1) {
             if (m_seq == m_w.warmup) measure_from(g.now());
+            stack_tx(g);
             post_tx(bus, q, make_frame(peer_mac(), m_mac, bytes, m_seq));
             ++m_seq;
             ++m_out.sent;

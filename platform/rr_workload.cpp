@@ -79,6 +79,15 @@ void driver_work(host_platform& p, F&& f) {
     p.timeline.pause(false);
 }
 
+// The host's network stack above its driver for one frame (app.stack.tx / .rx): `cycles` of the
+// host CPU at host.cpu_clock (none when 0).
+void app_stack(host_platform& p, std::uint64_t cycles) {
+    if (cycles == 0) return;
+    sc_core::sc_event never;
+    p.cpu.wait_for(never,
+                   cycles_to_ticks(static_cast<double>(cycles), p.config().cpu.exits.cpu_clock_hz));
+}
+
 void round_trip(host_platform& p, pf_view& v, const workload_config& w, std::uint64_t seq,
                 tick_t timeout, rr_result& out) {
     host_cpu& cpu = p.cpu;
@@ -90,6 +99,7 @@ void round_trip(host_platform& p, pf_view& v, const workload_config& w, std::uin
     const tick_t begin = cpu.now();
     p.timeline.begin(begin, stage::host_stack);
     if (seq == w.warmup) out.measured_begin = begin;
+    app_stack(p, w.stack_tx);
     if (v.dma) {
         // dma_map_single() of the frame (to-device: read only); its IOVA goes in the descriptor.
         const std::uint32_t slot = v.tx_tail;
@@ -124,6 +134,7 @@ void round_trip(host_platform& p, pf_view& v, const workload_config& w, std::uin
     } else {
         r = take_rx(bus, v, expect);
     }
+    if (r.done) app_stack(p, w.stack_rx);
     if (r.done) ++out.received;
     if (r.verified) ++out.verified;
     out.measured_end = cpu.now();
@@ -193,6 +204,7 @@ void stream(host_platform& p, pf_view& v, const workload_config& w, tick_t timeo
         bool rang = false;
         while (posted < w.count && posted - done < nic_queue_ring - 1) {
             if (posted == w.warmup) out.measured_begin = cpu.now();
+            app_stack(p, w.stack_tx);
             const auto frame = make_frame(peer_mac(), pf_mac(), bytes, posted);
             if (v.dma) {
                 // dma_map_single() of the frame (to-device: read only), unmapped at completion.
@@ -229,7 +241,8 @@ void stream(host_platform& p, pf_view& v, const workload_config& w, tick_t timeo
 }
 
 // Receiving (see the file comment).
-void receive(host_platform& p, pf_view& v, std::uint64_t total, rx_meter& meter, rr_result& out) {
+void receive(host_platform& p, pf_view& v, std::uint64_t total, std::uint64_t stack_rx,
+             rx_meter& meter, rr_result& out) {
     host_cpu& cpu = p.cpu;
     host_queue_bus bus(cpu);
     std::uint64_t seen = p.interrupts.count(rr_vector);
@@ -259,6 +272,7 @@ void receive(host_platform& p, pf_view& v, std::uint64_t total, rx_meter& meter,
             } else {
                 recycle_rx(bus, v);
             }
+            if (f) app_stack(p, stack_rx);
             if (meter.take(f, cpu.now()) == rx_meter::taken::first_measured)
                 out.measured_begin = cpu.now();
         }
@@ -290,11 +304,12 @@ void install_bare_metal_rr(host_platform& p, const workload_config& w, core::acc
     });
 }
 
-void install_bare_metal_rx(host_platform& p, rx_meter& meter, rr_result& out) {
+void install_bare_metal_rx(host_platform& p, const workload_config& w, rx_meter& meter,
+                           rr_result& out) {
     if (!p.nic || !p.generator)
         throw std::invalid_argument("run: the platform needs the NIC and the generator");
     const std::uint64_t total = meter.expected();
-    p.cpu.run([&p, &meter, &out, total](host_cpu& cpu) {
+    p.cpu.run([&p, &meter, &out, total, stack_rx = w.stack_rx](host_cpu& cpu) {
         pf_view v;
         probe_pf(p, cpu, v);
         enable_rx_interrupt(cpu, v.id, v, rr_vector, "run: the PF");
@@ -302,7 +317,7 @@ void install_bare_metal_rx(host_platform& p, rx_meter& meter, rr_result& out) {
             remap_rx_interrupt(cpu, *p.iommu_driver, v.id, v, rr_vector, host_pf_irte,
                                "run: the PF");
         p.generator->release(cpu.now());  // the driver is up: the traffic begins
-        receive(p, v, total, meter, out);
+        receive(p, v, total, stack_rx, meter, out);
     });
 }
 

@@ -61,6 +61,9 @@
 // frame sent has come; with no interrupt for 1 ms after the generator's last frame it stops
 // (rr_result::cut: the rest were lost).
 //
+// app.stack.tx / app.stack.rx (workload_params.h) add the host's own network stack above the
+// driver per frame sent / received: CPU time on the host CPU, in host_stack.
+//
 // Leaves out: ISR entry and softirq costs (no host core model here yet), for rr more than one
 // frame in flight and TX completion reclaim without an IOMMU domain (the TX ring is reused in
 // order; one frame in flight), the CPU time of the DMA API's bookkeeping beyond the IOMMU driver's
@@ -104,7 +107,8 @@ void install_bare_metal_stream(host_platform& p, const workload_config& w, rr_re
 // Installs stream_rx / poisson / pcap as the CPU's program: receives until `meter` is complete
 // (or frames were lost: out.cut). std::invalid_argument without the NIC or the generator. The
 // caller feeds the meter the frames' wire arrivals (host_platform::on_wire_rx).
-void install_bare_metal_rx(host_platform& p, rx_meter& meter, rr_result& out);
+void install_bare_metal_rx(host_platform& p, const workload_config& w, rx_meter& meter,
+                           rr_result& out);
 
 // For a streaming sender whose frames are still on their way when it has handed the last one
 // over (a VM's through vhost or the VMM's device, the host bridge and the PF): call from a

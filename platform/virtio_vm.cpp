@@ -235,6 +235,7 @@ void virtio_vm::stream_tx(cpu::guest_context& g, virtio::guest_env& env,
     for (m_seq = 0; m_seq < m_w.count; ++m_seq) {
         if (m_seq == m_w.warmup) measure_from(g.now());
         const auto f = make_frame(peer_mac(), guest_mac(m_index), bytes, m_seq);
+        stack_tx(g);
         // start_xmit: reclaim, add, kick if vhost asked for it. A full ring stops the queue.
         while (!drv.transmit(env, f)) {
             if (ring.num_free() != 0)

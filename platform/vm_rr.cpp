@@ -57,9 +57,19 @@ void vm_workload::begin_packet(cpu::guest_context& g) {
     tl().begin(begin, stage::guest);
     g.set_packet(m_seq + 1);
     ++m_out.sent;
+    stack_tx(g);  // the request's way down the guest's stack to its driver
+}
+
+void vm_workload::stack_tx(cpu::guest_context& g) {
+    if (m_w.stack_tx) g.compute(m_w.stack_tx);
+}
+
+void vm_workload::stack_rx(cpu::guest_context& g) {
+    if (m_w.stack_rx) g.compute(m_w.stack_rx);
 }
 
 void vm_workload::end_packet(cpu::guest_context& g, const rx_check& r) {
+    if (r.done) stack_rx(g);  // the response's way up from the driver to the application
     if (r.done) ++m_out.received;
     if (r.verified) ++m_out.verified;
     const tick_t end = g.now();
@@ -84,6 +94,7 @@ void vm_workload::arrived(const std::vector<std::uint8_t>& f, tick_t at) {
 
 void vm_workload::rx_take(cpu::guest_context& g,
                           const std::optional<std::vector<std::uint8_t>>& f) {
+    if (f) stack_rx(g);
     if (m_rx->take(f, g.now()) == rx_meter::taken::first_measured) measure_from(g.now());
 }
 

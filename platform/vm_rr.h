@@ -168,15 +168,21 @@ protected:
     vm_workload(host_platform& p, const workload_config& w, const vm_slot& slot);
 
     packet_timeline& tl() { return m_p.timeline_of(m_index); }
-    // The guest's loop: a packet opens in `guest` now; it closes now with the check's outcome.
+    // The guest's loop: a packet opens in `guest` now (then app.stack.tx); it closes, after
+    // app.stack.rx when the response came, with the check's outcome.
     void begin_packet(cpu::guest_context& g);
     void end_packet(cpu::guest_context& g, const rx_check& r);
     // The measured window (and its exit counts) opens and closes at `t`: begin_packet and
     // end_packet do it for rr; a streaming loop calls them itself.
     void measure_from(tick_t t);
     void measure_to(tick_t t);
-    // Receive workloads: the guest's driver has read `f` now (nullopt: a descriptor without a
-    // whole frame); the measured window opens at the first measured frame. rx_complete(): every
+    // The guest's network stack above its driver for one frame sent / received: app.stack.tx /
+    // app.stack.rx cycles on the vCPU (none when 0).
+    void stack_tx(cpu::guest_context& g);
+    void stack_rx(cpu::guest_context& g);
+    // Receive workloads: the guest's driver has read `f`; app.stack.rx later the application has
+    // it (nullopt: a descriptor without a whole frame); the measured window opens at the first
+    // measured frame. rx_complete(): every
     // frame sent to this VM has been taken.
     void rx_take(cpu::guest_context& g, const std::optional<std::vector<std::uint8_t>>& f);
     bool rx_complete() const { return m_rx->complete(); }

@@ -41,6 +41,9 @@ struct workload_config {
     std::uint64_t count = 10000;
     std::uint64_t warmup = 100;
     tick_t think_time = 0;
+    // app.stack.tx / .rx: the endpoint's network stack per frame sent / received, in CPU cycles
+    // (0: raw frames), on the guest's vCPU or the bare-metal host's CPU.
+    std::uint64_t stack_tx = 0, stack_rx = 0;
     tick_t duration = 0;  // workload.duration: rr runs this long after the warm-up (0: count)
     double rate = 1e6;    // workload.rate: frames/s the generator sends (stream_rx, poisson)
     tick_t start = 200 * ticks_per_us;  // workload.start: when the generator begins
