@@ -578,7 +578,9 @@ int cmd_run(const run_options& o, const run_outputs& want) {
     if (rx) {
         stats.add_histogram("latency_ns.rx", "ns",
                             "stream_rx, poisson, pcap: a measured frame's last bit on the wire "
-                            "to the receiving driver (guest, or host on bare metal) having read it",
+                            "to the receiving driver (guest, or host on bare metal) handing it up "
+                            "(its buffer given back; emulation: when the e1000 driver's interrupt "
+                            "handler returns), plus app.stack.rx",
                             rx_latency);
     }
     const double pps = all.packets_per_s();

@@ -2,7 +2,9 @@
 // one per receiving VM, or the host on bare metal.
 //
 // The platform's wire probe reports each frame's arrival at the NIC (its last bit, at the NIC's
-// MAC) with arrived(); the receiver's driver reports each frame it has read with take(). A
+// MAC) with arrived(); the receiver reports each frame with take() when its driver hands it up
+// (the frame read and its buffer given back; the e1000 driver returns its frames when its
+// interrupt handler does) and, with app.stack.rx, the stack above has run. A
 // generated frame is matched to its arrival by its sequence number (payload bytes 0-7, little
 // endian, link_partners.h); a replayed capture's payload is anybody's, so its frames are matched
 // in arrival order (exact as long as none is lost between the wire and the driver). The first
