@@ -178,6 +178,14 @@ void probe_pf(host_platform& p, host_cpu& cpu, pf_view& v) {
     open_pf(cpu, v);
 }
 
+// probe_pf(), then the PF's RX MSI-X vector at APIC 0, rr_vector (remapped with the IOMMU on).
+void probe_pf_rx(host_platform& p, host_cpu& cpu, pf_view& v) {
+    probe_pf(p, cpu, v);
+    enable_rx_interrupt(cpu, v.id, v, rr_vector, "run: the PF");
+    if (p.iommu)
+        remap_rx_interrupt(cpu, *p.iommu_driver, v.id, v, rr_vector, host_pf_irte, "run: the PF");
+}
+
 // Reaps TX completions in ring order: every frame the NIC wrote back as done (DD), its buffer
 // unmapped when it was mapped. Returns how many.
 std::uint64_t reap_tx(queue_bus& bus, pf_view& v, std::uint64_t done, std::uint64_t posted) {
@@ -291,11 +299,7 @@ void install_bare_metal_rr(host_platform& p, const workload_config& w, core::acc
     p.timeline.attach(&acc);
     p.cpu.run([&p, w, &out, timeout](host_cpu& cpu) {
         pf_view v;
-        probe_pf(p, cpu, v);
-        enable_rx_interrupt(cpu, v.id, v, rr_vector, "run: the PF");
-        if (p.iommu)
-            remap_rx_interrupt(cpu, *p.iommu_driver, v.id, v, rr_vector, host_pf_irte,
-                               "run: the PF");
+        probe_pf_rx(p, cpu, v);
         sc_core::sc_event never;
         for (std::uint64_t seq = 0; w.more(seq, cpu.now(), out.measured_begin); ++seq) {
             round_trip(p, v, w, seq, timeout, out);
@@ -311,11 +315,7 @@ void install_bare_metal_rx(host_platform& p, const workload_config& w, rx_meter&
     const std::uint64_t total = meter.expected();
     p.cpu.run([&p, &meter, &out, total, stack_rx = w.stack_rx](host_cpu& cpu) {
         pf_view v;
-        probe_pf(p, cpu, v);
-        enable_rx_interrupt(cpu, v.id, v, rr_vector, "run: the PF");
-        if (p.iommu)
-            remap_rx_interrupt(cpu, *p.iommu_driver, v.id, v, rr_vector, host_pf_irte,
-                               "run: the PF");
+        probe_pf_rx(p, cpu, v);
         p.generator->release(cpu.now());  // the driver is up: the traffic begins
         receive(p, v, total, stack_rx, meter, out);
     });

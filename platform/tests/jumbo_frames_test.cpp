@@ -1,26 +1,19 @@
 // Jumbo frames on the platform side (nic.mtu): the queue driver's buffer size and region layout
-// from the MTU (nic_queue_driver.h), RXBUFSZ written at open, and the keys' validation
-// (workload.size and nicbench.frame_size against nic.mtu + 18, the NIC's max_frame_bytes).
-// Plain C++ only: the driver runs against a recording queue_bus.
-#include <gmock/gmock.h>
+// from the MTU (nic_queue_driver.h) and RXBUFSZ written at open (the keys' validation is in
+// platform_params_test.cpp). Plain C++ only: the driver runs against a recording queue_bus.
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "models/core/errors.h"
 #include "platform/nic_queue_driver.h"
-#include "platform/nicbench.h"
-#include "platform/platform_params.h"
 #include "sriov-nic/nic_registers.h"
 
 namespace iovsim::platform {
 namespace {
 
-using ::testing::HasSubstr;
 namespace reg = nic::nic_reg;
 
 TEST(nic_rx_buffer_bytes, two_kib_up_to_the_standard_mtu_then_the_frame_in_kib) {
@@ -102,73 +95,6 @@ TEST(nic_queue_driver, open_writes_rxbufsz_only_for_jumbo_buffers) {
     // A 9014 B frame (9018 with FCS) fits a buffer; one more byte than a buffer does not.
     EXPECT_NO_THROW(post_tx(b, q, std::vector<std::uint8_t>(9014)));
     EXPECT_THROW(post_tx(b, q, std::vector<std::uint8_t>(9217)), std::invalid_argument);
-}
-
-class jumbo_params_test : public ::testing::Test {
-protected:
-    jumbo_params_test() { declare_platform_params(m_registry); }
-    static std::string error_of(const std::function<void()>& f) {
-        try {
-            f();
-        } catch (const core::config_error& e) {
-            return e.what();
-        }
-        return "";
-    }
-    std::string platform_error(std::initializer_list<const char*> sets) {
-        core::param_tree t(m_registry);
-        return error_of([&] {
-            for (const char* s : sets) t.set(s);
-            make_platform_config(t);
-        });
-    }
-    platform_config make(std::initializer_list<const char*> sets) {
-        core::param_tree t(m_registry);
-        for (const char* s : sets) t.set(s);
-        return make_platform_config(t);
-    }
-    core::param_registry m_registry;
-};
-
-TEST_F(jumbo_params_test, mtu_sets_the_nics_largest_frame) {
-    const platform_config std_mtu = make({});
-    EXPECT_EQ(std_mtu.nic_mtu, 1500u);
-    EXPECT_EQ(std_mtu.nic.max_frame_bytes, 1518u);  // 1500 + 14 + 4
-    const platform_config jumbo = make({"nic.mtu=9000", "workload.size=9018"});
-    EXPECT_EQ(jumbo.nic_mtu, 9000u);
-    EXPECT_EQ(jumbo.nic.max_frame_bytes, 9018u);
-    EXPECT_EQ(jumbo.workload.size, 9018u);
-    EXPECT_EQ(make({"workload.size=1518"}).workload.size, 1518u);  // the largest standard frame
-}
-
-TEST_F(jumbo_params_test, a_frame_longer_than_the_mtu_allows_names_both_keys) {
-    EXPECT_EQ(platform_error({"workload.size=9018"}),
-              "workload.size: 9018 B is longer than the largest frame nic.mtu 1500 allows (1518 "
-              "B); set nic.mtu up to 9000 for jumbo frames");
-    const std::string e = platform_error({"workload.size=1519"});
-    EXPECT_THAT(e, HasSubstr("workload.size"));
-    EXPECT_THAT(e, HasSubstr("nic.mtu"));
-    // 4000 + 18 = 4018.
-    EXPECT_THAT(platform_error({"nic.mtu=4000", "workload.size=4019"}), HasSubstr("(4018 B)"));
-    EXPECT_EQ(platform_error({"nic.mtu=4000", "workload.size=4018"}), "");
-    // Past the declaration's own limits.
-    EXPECT_THAT(platform_error({"nic.mtu=9000", "workload.size=9019"}), HasSubstr("workload.size"));
-    EXPECT_THAT(platform_error({"nic.mtu=9001"}), HasSubstr("nic.mtu"));
-    EXPECT_THAT(platform_error({"nic.mtu=67"}), HasSubstr("nic.mtu"));
-}
-
-TEST_F(jumbo_params_test, nicbench_frame_size_follows_the_mtu_too) {
-    const auto nicbench_error = [&](std::initializer_list<const char*> sets) {
-        core::param_tree t(m_registry);
-        t.set("nic.num_vfs=4");
-        return error_of([&] {
-            for (const char* s : sets) t.set(s);
-            make_nicbench_config(t);
-        });
-    };
-    EXPECT_THAT(nicbench_error({"nicbench.frame_size=1519"}), HasSubstr("nicbench.frame_size"));
-    EXPECT_THAT(nicbench_error({"nicbench.frame_size=1519"}), HasSubstr("nic.mtu"));
-    EXPECT_EQ(nicbench_error({"nic.mtu=9000", "nicbench.frame_size=9018"}), "");
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "models/core/errors.h"
 #include "models/mem/memory_timing.h"
 #include "platform/dmabench.h"
+#include "platform/nicbench.h"
 
 namespace iovsim::platform {
 namespace {
@@ -39,6 +40,19 @@ protected:
     }
     std::string dmabench_error() {
         return error_of([&] { make_dmabench_config(m_tree); });
+    }
+    // A fresh tree with `sets` applied: make_platform_config's error, or "".
+    std::string platform_error_with(std::initializer_list<const char*> sets) {
+        core::param_tree t(m_registry);
+        return error_of([&] {
+            for (const char* s : sets) t.set(s);
+            make_platform_config(t);
+        });
+    }
+    platform_config make_with(std::initializer_list<const char*> sets) {
+        core::param_tree t(m_registry);
+        for (const char* s : sets) t.set(s);
+        return make_platform_config(t);
     }
 
     core::param_registry m_registry;
@@ -119,6 +133,50 @@ TEST_F(platform_params_test, pass_timeout_grows_with_the_pass) {
     EXPECT_EQ(dmabench_pass_timeout(100'000'000), 100'001 * ticks_per_s);  // the largest count
     // Bigger than the fixed 10 s it replaces once a pass has more than 9000 transfers.
     EXPECT_GT(dmabench_pass_timeout(9001), 10 * ticks_per_s);
+}
+
+// Jumbo frames: nic.mtu and the frame sizes it allows.
+TEST_F(platform_params_test, mtu_sets_the_nics_largest_frame) {
+    const platform_config std_mtu = make_with({});
+    EXPECT_EQ(std_mtu.nic_mtu, 1500u);
+    EXPECT_EQ(std_mtu.nic.max_frame_bytes, 1518u);  // 1500 + 14 + 4
+    const platform_config jumbo = make_with({"nic.mtu=9000", "workload.size=9018"});
+    EXPECT_EQ(jumbo.nic_mtu, 9000u);
+    EXPECT_EQ(jumbo.nic.max_frame_bytes, 9018u);
+    EXPECT_EQ(jumbo.workload.size, 9018u);
+    EXPECT_EQ(make_with({"workload.size=1518"}).workload.size,
+              1518u);  // the largest standard frame
+}
+
+TEST_F(platform_params_test, a_frame_longer_than_the_mtu_allows_names_both_keys) {
+    EXPECT_EQ(platform_error_with({"workload.size=9018"}),
+              "workload.size: 9018 B is longer than the largest frame nic.mtu 1500 allows (1518 "
+              "B); set nic.mtu up to 9000 for jumbo frames");
+    const std::string e = platform_error_with({"workload.size=1519"});
+    EXPECT_THAT(e, HasSubstr("workload.size"));
+    EXPECT_THAT(e, HasSubstr("nic.mtu"));
+    // 4000 + 18 = 4018.
+    EXPECT_THAT(platform_error_with({"nic.mtu=4000", "workload.size=4019"}), HasSubstr("(4018 B)"));
+    EXPECT_EQ(platform_error_with({"nic.mtu=4000", "workload.size=4018"}), "");
+    // Past the declaration's own limits.
+    EXPECT_THAT(platform_error_with({"nic.mtu=9000", "workload.size=9019"}),
+                HasSubstr("workload.size"));
+    EXPECT_THAT(platform_error_with({"nic.mtu=9001"}), HasSubstr("nic.mtu"));
+    EXPECT_THAT(platform_error_with({"nic.mtu=67"}), HasSubstr("nic.mtu"));
+}
+
+TEST_F(platform_params_test, nicbench_frame_size_follows_the_mtu_too) {
+    const auto nicbench_error = [&](std::initializer_list<const char*> sets) {
+        core::param_tree t(m_registry);
+        t.set("nic.num_vfs=4");
+        return error_of([&] {
+            for (const char* s : sets) t.set(s);
+            make_nicbench_config(t);
+        });
+    };
+    EXPECT_THAT(nicbench_error({"nicbench.frame_size=1519"}), HasSubstr("nicbench.frame_size"));
+    EXPECT_THAT(nicbench_error({"nicbench.frame_size=1519"}), HasSubstr("nic.mtu"));
+    EXPECT_EQ(nicbench_error({"nic.mtu=9000", "nicbench.frame_size=9018"}), "");
 }
 
 }  // namespace
