@@ -31,6 +31,12 @@ struct recorder : sc_core::sc_module, frame_if {
     }
 };
 
+// `p`'s frames go to `rx`, and `rx` sends nothing back.
+void connect(link_partner& p, recorder& rx) {
+    p.wire_out.bind(rx.in);
+    rx.out.bind(p.wire_in);
+}
+
 wire_params ten_gig() {
     wire_params w;
     w.line_rate_bps = 10e9;
@@ -78,8 +84,7 @@ TEST(link_partners, back_to_back_frames_queue_at_line_rate) {
     g.frame_bytes = 1518;
     constant_rate_generator gen("gen", g);
     recorder rx("rx");
-    gen.wire_out.bind(rx.in);
-    rx.out.bind(gen.wire_in);
+    connect(gen, rx);
     sc_core::sc_start();
     ASSERT_EQ(rx.frames.size(), 3u);
     // Each holds the line (1518 + 20) × 0.8 = 1230.4 ns: arrivals 1230.4 ns apart.
@@ -95,8 +100,7 @@ TEST(link_partners, poisson_generator_is_seeded_and_has_the_right_mean) {
     g.seed = 42;
     poisson_generator gen("gen", g);
     recorder rx("rx");
-    gen.wire_out.bind(rx.in);
-    rx.out.bind(gen.wire_in);
+    connect(gen, rx);
     sc_core::sc_start();
     ASSERT_EQ(rx.frames.size(), 2000u);
     // Mean gap over 1999 gaps: 1 us ± 5 % (the standard error is 1/sqrt(1999) ≈ 2.2 %).
@@ -124,8 +128,7 @@ TEST(link_partners, several_receivers_get_count_frames_each_at_the_rate_each) {
     EXPECT_EQ(g.total(), 6u);
     constant_rate_generator gen("gen", g);
     recorder rx("rx");
-    gen.wire_out.bind(rx.in);
-    rx.out.bind(gen.wire_in);
+    connect(gen, rx);
     sc_core::sc_start();
     ASSERT_EQ(rx.frames.size(), 6u);
     for (unsigned i = 0; i < 6; ++i) {
@@ -149,8 +152,7 @@ TEST(link_partners, poisson_with_several_receivers_is_one_stream_each) {
         g.receivers.push_back(mac_address::from_u64(0x020000000100ull + m));
     poisson_generator gen("gen", g);
     recorder rx("rx");
-    gen.wire_out.bind(rx.in);
-    rx.out.bind(gen.wire_in);
+    connect(gen, rx);
     sc_core::sc_start();
     ASSERT_EQ(rx.frames.size(), 1800u);
     for (const mac_address& m : g.receivers) {
@@ -189,10 +191,8 @@ TEST(link_partners, a_held_generator_starts_at_its_release) {
     constant_rate_generator idle("idle", h);
     releaser r("r", gen, 2000 * ns);
     recorder rx("rx"), rx_idle("rx_idle");
-    gen.wire_out.bind(rx.in);
-    rx.out.bind(gen.wire_in);
-    idle.wire_out.bind(rx_idle.in);
-    rx_idle.out.bind(idle.wire_in);
+    connect(gen, rx);
+    connect(idle, rx_idle);
     sc_core::sc_start();
     ASSERT_EQ(rx.frames.size(), 2u);
     // Start max(100 ns, 2000 ns) = 2000 ns, then 1 us apart; each arrives 67.6 ns after.
@@ -221,8 +221,7 @@ TEST(link_partners, pcap_replay_keeps_spacing_and_bytes) {
     p.start = 1000 * ns;
     pcap_replay rep("rep", p);
     recorder rx("rx");
-    rep.wire_out.bind(rx.in);
-    rx.out.bind(rep.wire_in);
+    connect(rep, rx);
     sc_core::sc_start();
     ASSERT_EQ(rx.frames.size(), 2u);
     EXPECT_EQ(rep.skipped(), 1u);
@@ -253,8 +252,7 @@ TEST(link_partners, pcap_replay_rewrites_the_destination) {
     pcap_replay rep("rep", p);
     EXPECT_EQ(rep.frames(), 1u);
     recorder rx("rx");
-    rep.wire_out.bind(rx.in);
-    rx.out.bind(rep.wire_in);
+    connect(rep, rx);
     sc_core::sc_start();
     ASSERT_EQ(rx.frames.size(), 1u);
     generator_params to = g;
@@ -267,8 +265,7 @@ TEST(link_partners, pcap_replay_rewrites_the_destination) {
 TEST(link_partners, bad_fcs_is_counted_not_echoed_and_bad_parameters_throw) {
     echo_peer peer("peer");
     recorder rx("rx");
-    peer.wire_out.bind(rx.in);
-    rx.out.bind(peer.wire_in);
+    connect(peer, rx);
     auto f = generated_frame(generator_params{}, 0);
     f[20] ^= 1;
     peer.deliver(f, 0);
