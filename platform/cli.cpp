@@ -25,14 +25,12 @@
 #include "platform/host_platform.h"
 #include "platform/kernel_rate.h"
 #include "platform/nicbench.h"
-#include "platform/passthrough_vm.h"
 #include "platform/pf_driver.h"
 #include "platform/platform_params.h"
 #include "platform/progress.h"
 #include "platform/rr_workload.h"
 #include "platform/rx_meter.h"
 #include "platform/version.h"
-#include "platform/virtio_vm.h"
 #include "platform/vm_rr.h"
 #include "traces/perfetto_writer.h"
 #include "traces/vcd_check.h"
@@ -388,7 +386,6 @@ struct workload_figures {
     }
 };
 
-// A virtio VM's interrupt figures; `prefix` is "" or "vms.N.".
 struct run_outputs {
     bool packets = false, vcd = false, perfetto = false, pcap = false;
     bool describe = false;  // DIR/stats.describe.json: every statistic's name, kind, unit, meaning

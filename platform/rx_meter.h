@@ -8,8 +8,8 @@
 // generated frame is matched to its arrival by its sequence number (payload bytes 0-7, little
 // endian, link_partners.h); a replayed capture's payload is anybody's, so its frames are matched
 // in arrival order (exact as long as none is lost between the wire and the driver). The first
-// `warmup` frames taken are not measured; of the rest, the latency from arrival to the driver
-// having read the frame goes into a histogram, and the first and last times into the measured
+// `warmup` frames taken are not measured; of the rest, the latency from arrival to take() goes
+// into a histogram, and the first and last times into the measured
 // window. A descriptor the driver got without a whole frame counts as an error.
 //
 // Timing: none of its own (bookkeeping only).

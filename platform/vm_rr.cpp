@@ -117,6 +117,7 @@ void vm_workload::run_guest(std::function<void(cpu::guest_context&)> program) {
 }
 
 void vm_workload::finish() {
+    rx_ready(now_ticks());  // a guest that failed before it was up must not hold the generator
     if (m_done) m_done();
 }
 
@@ -207,7 +208,7 @@ vm_set::vm_set(host_platform& p, const workload_config& w, core::accountant& all
         slot.rx_frames = receiver_frames(w, i, static_cast<unsigned>(w.vms.size()));
         slot.ready = [this](tick_t at) {
             // The generator (held) begins once every receiver's driver is up.
-            if (++m_receivers_ready == m_vms.size()) m_p.generator->release(at);
+            if (++m_receivers_ready == m_vms.size() && m_p.generator) m_p.generator->release(at);
         };
         m_vms.push_back(make_vm_workload(p, w, slot));
     }
@@ -269,8 +270,7 @@ void vm_set::host(host_cpu& cpu) {
         for (std::size_t i = 0; i < m_vms.size(); ++i) {
             if (m_vms[i]->mac() != macs[i])
                 throw std::runtime_error(
-                    fmt::format("run: VM {} received MAC {}, the generator "
-                                "sends it to {}",
+                    fmt::format("run: VM {} has MAC {}, but the generator sends its frames to {}",
                                 i, m_vms[i]->mac().to_string(), macs[i].to_string()));
         }
     }

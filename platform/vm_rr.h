@@ -189,7 +189,8 @@ protected:
     // Receive workloads: the guest's driver is up and can receive (the generator starts once
     // every receiver is).
     void rx_ready(tick_t at) {
-        if (m_ready) m_ready(at);
+        if (m_ready && !m_ready_sent) m_ready(at);
+        m_ready_sent = true;
     }
     // Installs the guest's program on the vCPU; if it throws, the guest counts as done (so the run
     // ends) and the vCPU keeps the failure for check().
@@ -214,6 +215,7 @@ private:
     std::array<std::uint64_t, cpu::exit_reason_count> exit_counts() const;
     std::function<void()> m_done;
     std::function<void(tick_t)> m_ready;
+    bool m_ready_sent = false;
     std::optional<rx_meter> m_rx;
     bool m_cut = false;
     std::array<std::uint64_t, cpu::exit_reason_count> m_exits_begin{}, m_exits_end{};
