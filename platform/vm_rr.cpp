@@ -46,6 +46,19 @@ vm_workload::vm_workload(host_platform& p, const workload_config& w, const vm_sl
         cpu::vcpu_params{m_vm, pi_descriptor_hpa + 64 * std::uint64_t{m_index}, 4});
     m_vcpu->socket.bind(p.bus->in);
     p.assign_core(m_vcpu->host_core(), m_index);
+    // vCPUs 1..vcpus-1: the guest's idle loop (HLT until an interrupt that never comes for them).
+    for (unsigned k = 1; k < m_spec.vcpus; ++k) {
+        auto v = std::make_unique<cpu::vcpu>(
+            fmt::format("vm{}_vcpu{}", m_index, k).c_str(), *p.kvm,
+            cpu::vcpu_params{m_vm, idle_pi_descriptor_hpa + 64 * (8 * std::uint64_t{m_index} + k),
+                             4});
+        v->socket.bind(p.bus->in);
+        p.assign_core(v->host_core(), m_index);
+        v->run([](cpu::guest_context& g) {
+            for (;;) g.wait_for_interrupt(idle_vector);
+        });
+        m_idle.push_back(std::move(v));
+    }
     tl().attach_also(slot.accountant);
 }
 

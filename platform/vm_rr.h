@@ -5,8 +5,8 @@
 // receives what the generator on the wire sends it (workload.count frames at workload.rate to
 // each VM; a capture's frames to the VMs in turn), sleeping until its driver's RX interrupt and
 // taking every frame there is (rx_meter.h measures; receiver_macs() says where the frames go).
-// vm.count VMs with one vCPU each; each VM's mode (vm.mode, vms.N.mode) decides its driver and what
-// stands between it and the NIC:
+// vm.count VMs (vm.vcpus vCPUs each, below); each VM's mode (vm.mode, vms.N.mode) decides its
+// driver and what stands between it and the NIC:
 //   passthrough  passthrough_vm.h: a VF assigned to the VM, DMA through the IOMMU
 //   virtio       virtio_vm.h: virtio-net, a vhost worker (or the VMM's backend), the host
 //                bridge and the PF
@@ -51,7 +51,12 @@
 // bridge — exact with one frame in flight on the PF, an approximation when several bridged VMs'
 // frames overlap there.
 //
-// Leaves out: several vCPUs per VM, the host stack's queueing disciplines and GRO, TX
+// vm.vcpus (vms.N.vcpus): a VM's vCPUs take their places in host.pin.vcpus in order; vCPU 0 runs
+// the workload and takes the device's interrupts, the others run the guest's idle loop (a HLT
+// exit, KVM's halt polling, asleep: they cost their host core nothing afterwards).
+//
+// Leaves out: work on the other vCPUs (multi-queue, RSS, interrupt affinity), the host stack's
+// queueing disciplines and GRO, TX
 // completion interrupts of the PF (the bridge reaps its TX ring only when it is full).
 #pragma once
 
@@ -79,6 +84,9 @@
 namespace iovsim::platform {
 
 inline constexpr std::uint64_t pi_descriptor_hpa = 0x6000'0000;  // KVM's descriptors, 64 B each
+// The idle vCPUs' descriptors (vm.vcpus > 1): VM n's vCPU k at + 64 × (8n + k).
+inline constexpr std::uint64_t idle_pi_descriptor_hpa = pi_descriptor_hpa + 0x1'0000;
+inline constexpr std::uint8_t idle_vector = 0x30;      // an idle vCPU's wait: nothing sends it
 inline constexpr std::uint8_t start_vector = 0x21;     // the host tells the guest to start
 inline constexpr std::uint8_t guest_rx_vector = 0x41;  // the guest driver's RX vector
 inline constexpr std::uint8_t guest_tx_vector = 0x42;  // the guest driver's TX vector
@@ -159,8 +167,14 @@ public:
         (void)reg;
         (void)prefix;
     }
-    // The vCPU's signals (state, irq, irr, isr) under `t`'s scope.
-    void set_tracer(const core::tracer& t) { m_vcpu->set_tracer(t.child("vcpu0")); }
+    // The vCPUs' signals (state, irq, irr, isr) under `t`'s scope: vcpu0, vcpu1, ...
+    void set_tracer(const core::tracer& t) {
+        m_vcpu->set_tracer(t.child("vcpu0"));
+        for (std::size_t k = 0; k < m_idle.size(); ++k)
+            m_idle[k]->set_tracer(t.child("vcpu" + std::to_string(k + 1)));
+    }
+    // vm.vcpus: the idle vCPUs (1..vcpus-1).
+    const std::vector<std::unique_ptr<cpu::vcpu>>& idle_vcpus() const { return m_idle; }
 
 protected:
     // Builds the VM and its vCPU (call during elaboration). std::invalid_argument if the
@@ -207,9 +221,10 @@ protected:
     rr_result& m_out;
     host_bridge_net* m_bridge;
     cpu::ept m_map;
-    unsigned m_vm = 0;  // KVM's VM ID
-    std::unique_ptr<cpu::vcpu> m_vcpu;
-    std::uint64_t m_seq = 0;  // the packet the guest works on
+    unsigned m_vm = 0;                               // KVM's VM ID
+    std::unique_ptr<cpu::vcpu> m_vcpu;               // vCPU 0: the workload
+    std::vector<std::unique_ptr<cpu::vcpu>> m_idle;  // vCPUs 1..: the guest's idle loop
+    std::uint64_t m_seq = 0;                         // the packet the guest works on
 
 private:
     std::array<std::uint64_t, cpu::exit_reason_count> exit_counts() const;

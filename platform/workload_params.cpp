@@ -20,6 +20,12 @@ void declare_workload_params(core::param_registry& reg) {
                            "assigned VF, in its IOMMU domain")
                     .with_min("16MiB")
                     .with_max("64GiB"));
+    reg.declare(param_decl("vm.vcpus", param_kind::integer, "1", "vCPUs",
+                           "vCPUs of each VM, placed on host.pin.vcpus in order (the i-th vCPU "
+                           "of all VMs on entry i mod length); vCPU 0 runs the workload and takes "
+                           "the device's interrupts, the others idle (HLT, halt polling, asleep)")
+                    .with_min("1")
+                    .with_max("8"));
     reg.declare(param_decl("vm.count", param_kind::integer, "1", "VMs",
                            "VMs on the host, each running the workload against the echo peer; "
                            "each is the vm.* template with its vms.N.* overrides (ignored with "
@@ -33,6 +39,10 @@ void declare_workload_params(core::param_registry& reg) {
                            "VM N's RAM; vm.memory when not set")
                     .with_min("16MiB")
                     .with_max("64GiB"));
+    reg.declare(param_decl("vms.*.vcpus", param_kind::integer, "1", "vCPUs",
+                           "VM N's vCPUs; vm.vcpus when not set")
+                    .with_min("1")
+                    .with_max("8"));
     reg.declare(param_decl("vms.*.interrupts", param_kind::enumeration, "exit", "",
                            "VM N's interrupt delivery; vm.interrupts when not set")
                     .with_choices({"exit", "apicv", "posted"}));
@@ -166,6 +176,7 @@ workload_config make_workload_config(const core::param_tree& tree) {
                 mode_key));
         }
         v.memory = tree.get_bytes(pick(n, "memory"));
+        v.vcpus = static_cast<unsigned>(tree.get_int(pick(n, "vcpus")));
         const std::string ik = pick(n, "interrupts");
         v.interrupts = cpu::parse_delivery_mode_key(tree.get_string(ik), ik);
         const std::string wk = pick(n, "wait");

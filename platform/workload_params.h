@@ -28,6 +28,7 @@ enum class vm_mode { bare_metal, emulation, virtio, passthrough };
 struct vm_spec {
     vm_mode mode = vm_mode::passthrough;
     std::uint64_t memory = std::uint64_t{1} << 30;
+    unsigned vcpus = 1;  // vCPU 0 runs the workload; the others idle
     cpu::delivery_mode interrupts = cpu::delivery_mode::posted;
     cpu::wait_mode wait = cpu::wait_mode::halt;
 };

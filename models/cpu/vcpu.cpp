@@ -536,6 +536,7 @@ void vcpu::halt() {
     bool slept = false;
     if (!pending) {
         m_halted = true;
+        m_halted_since = halted_at;
         m_woken = false;
         set_state(vcpu_state::halted, halted_at);
         const tick_t poll_end = halted_at + m_kvm.config().halt_poll;

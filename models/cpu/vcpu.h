@@ -64,6 +64,7 @@
 #include <tlm>
 #include <vector>
 
+#include "models/core/sc_glue.h"
 #include "models/core/tracer.h"
 #include "models/cpu/guest.h"
 #include "models/cpu/kvm.h"
@@ -109,7 +110,12 @@ public:
     const lapic& apic() const { return m_apic; }
     const posted_interrupt_descriptor& descriptor() const { return *m_pid; }
     std::uint64_t descriptor_address() const { return m_params.pi_descriptor; }
-    tick_t state_ticks(vcpu_state s) const { return m_state_ticks[static_cast<std::size_t>(s)]; }
+    // Time spent in state `s` so far (a halt still going on counts up to now).
+    tick_t state_ticks(vcpu_state s) const {
+        tick_t t = m_state_ticks[static_cast<std::size_t>(s)];
+        if (s == vcpu_state::halted && m_halted) t += now_ticks() - m_halted_since;
+        return t;
+    }
     std::uint64_t exits() const { return m_exits; }
     std::uint64_t exits(exit_reason r) const {
         return m_exits_by_reason[static_cast<std::size_t>(r)];
@@ -212,6 +218,7 @@ private:
 
     std::uint64_t m_packet = 0;
     std::array<tick_t, vcpu_state_count> m_state_ticks{};
+    tick_t m_halted_since = 0;  // while m_halted: when the halt began
     std::uint64_t m_exits = 0;
     std::array<std::uint64_t, exit_reason_count> m_exits_by_reason{};
     std::uint64_t m_poll_hits = 0;
