@@ -324,7 +324,7 @@ struct workload_figures {
             begin = std::min(begin, rx.first());
             end = std::max(end, rx.last());
         }
-        if (!vm) return;
+        if (!vm || rx.measured() == 0) return;  // no measured window: no exits to count
         for (std::size_t i = 0; i < cpu::exit_reason_count; ++i)
             exits[i] += vm->measured_exits(cpu::all_exit_reasons[i]);
     }

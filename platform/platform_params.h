@@ -50,7 +50,8 @@ struct platform_config {
     unsigned nic_mtu = 1500;
     nic_peer peer = nic_peer::echo;
     tick_t peer_turnaround = 1 * ticks_per_us;
-    // With peer == generator: the frames it sends (dst: the receiving VM's MAC) and how.
+    // With peer == generator: the frames it sends (receivers: each receiving VM's MAC, or the
+    // PF's on bare metal; held until the receivers' drivers are up) and how.
     net::generator_params generator;
     generator_kind generator_type = generator_kind::constant;
     bool pcap_veb = false;  // also capture VEB (VF-to-VF) traffic when a run captures the wire

@@ -46,14 +46,15 @@ vm_workload::vm_workload(host_platform& p, const workload_config& w, const vm_sl
         cpu::vcpu_params{m_vm, pi_descriptor_hpa + 64 * std::uint64_t{m_index}, 4});
     m_vcpu->socket.bind(p.bus->in);
     p.assign_core(m_vcpu->host_core(), m_index);
-    // vCPUs 1..vcpus-1: the guest's idle loop (HLT until an interrupt that never comes for them).
+    // vCPUs 1..vcpus-1: the guest's idle loop, waiting as vm.wait says for an interrupt that
+    // never comes for them (their core stays VM n's worker's in the owner map: only vCPU 0's
+    // interrupts and exits are on the packets' path).
     for (unsigned k = 1; k < m_spec.vcpus; ++k) {
         auto v = std::make_unique<cpu::vcpu>(
             fmt::format("vm{}_vcpu{}", m_index, k).c_str(), *p.kvm,
             cpu::vcpu_params{m_vm, idle_pi_descriptor_hpa + 64 * (8 * std::uint64_t{m_index} + k),
                              4});
         v->socket.bind(p.bus->in);
-        p.assign_core(v->host_core(), m_index);
         v->run([](cpu::guest_context& g) {
             for (;;) g.wait_for_interrupt(idle_vector);
         });
@@ -112,7 +113,7 @@ void vm_workload::rx_take(cpu::guest_context& g,
 }
 
 void vm_workload::cut(tick_t now) {
-    if (m_vcpu->finished() || m_cut) return;
+    if (m_finished || m_cut) return;
     m_cut = true;
     measure_to(now);
     finish();
@@ -130,6 +131,8 @@ void vm_workload::run_guest(std::function<void(cpu::guest_context&)> program) {
 }
 
 void vm_workload::finish() {
+    if (m_finished) return;
+    m_finished = true;
     rx_ready(now_ticks());  // a guest that failed before it was up must not hold the generator
     if (m_done) m_done();
 }
@@ -252,8 +255,27 @@ vm_set::vm_set(host_platform& p, const workload_config& w, core::accountant& all
 
 void vm_set::rx_watchdog(std::uint64_t total) {
     const sc_core::sc_time poll = to_sc_time(10 * ticks_per_us);
-    while (m_p.generator->tx_frames() < total) sc_core::wait(poll);
-    sc_core::wait(to_sc_time(ticks_per_ms));
+    // A guest stuck before its driver was up holds the generator: after 100 ms of simulated
+    // time without it, the run ends (check() then names the VM that never finished).
+    while (m_p.generator->tx_frames() < total) {
+        if (m_receivers_ready < m_vms.size() && now_ticks() > 100 * ticks_per_ms) {
+            sc_core::sc_stop();
+            return;
+        }
+        sc_core::wait(poll);
+    }
+    // Then until 1 ms passes in which no guest took a frame: what is still queued (the PF's
+    // ring, the bridge, a tap, a virtqueue) gets its turn; what never comes was dropped and
+    // counted where it was.
+    const auto taken = [this] {
+        std::uint64_t n = 0;
+        for (const auto& v : m_vms) n += v->rx()->frames() + v->rx()->errors();
+        return n;
+    };
+    for (std::uint64_t before = ~std::uint64_t{0}; taken() != before;) {
+        before = taken();
+        sc_core::wait(to_sc_time(ticks_per_ms));
+    }
     for (const auto& v : m_vms) v->cut(now_ticks());
 }
 

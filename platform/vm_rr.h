@@ -38,8 +38,8 @@
 // pcie at the TDT write.
 //
 // Receive workloads end when each guest has taken every frame sent to it; once the generator
-// has sent everything, the NIC and the hosts get 1 ms to deliver what they still hold, then a
-// watchdog ends the guests still waiting (their lost frames are counted: stream.lost, and the
+// has sent everything and 1 ms has passed in which no guest took a frame, a watchdog ends the
+// guests still waiting (their lost frames are counted: stream.lost, and the
 // NIC's, the bridge's and the backends' drop counters say where).
 //
 // Exits are counted for the measured round trips only (from the first measured request's start
@@ -52,8 +52,10 @@
 // frames overlap there.
 //
 // vm.vcpus (vms.N.vcpus): a VM's vCPUs take their places in host.pin.vcpus in order; vCPU 0 runs
-// the workload and takes the device's interrupts, the others run the guest's idle loop (a HLT
-// exit, KVM's halt polling, asleep: they cost their host core nothing afterwards).
+// the workload and takes the device's interrupts, the others run the guest's idle loop as
+// vm.wait says: halt (a HLT exit, KVM's halt polling, asleep: their core costs nothing
+// afterwards) or poll (the guest's idle=poll: spinning in guest mode, which this model does not
+// charge to the host core).
 //
 // Leaves out: work on the other vCPUs (multi-queue, RSS, interrupt affinity), the host stack's
 // queueing disciplines and GRO, TX
@@ -233,6 +235,7 @@ private:
     bool m_ready_sent = false;
     std::optional<rx_meter> m_rx;
     bool m_cut = false;
+    bool m_finished = false;  // finish() has run
     std::array<std::uint64_t, cpu::exit_reason_count> m_exits_begin{}, m_exits_end{};
 };
 
@@ -302,7 +305,8 @@ public:
 
 private:
     void host(host_cpu& cpu);
-    // Receive workloads: once the generator has sent `total` frames, 1 ms; then cut() the VMs.
+    // Receive workloads: once the generator has sent `total` frames and 1 ms has passed without a
+    // frame taken, cut() the VMs (see the file comment).
     void rx_watchdog(std::uint64_t total);
 
     host_platform& m_p;

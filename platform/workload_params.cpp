@@ -23,7 +23,8 @@ void declare_workload_params(core::param_registry& reg) {
     reg.declare(param_decl("vm.vcpus", param_kind::integer, "1", "vCPUs",
                            "vCPUs of each VM, placed on host.pin.vcpus in order (the i-th vCPU "
                            "of all VMs on entry i mod length); vCPU 0 runs the workload and takes "
-                           "the device's interrupts, the others idle (HLT, halt polling, asleep)")
+                           "the device's interrupts, the others idle as vm.wait says (halt: HLT, "
+                           "halt polling, asleep; poll: spinning in guest mode)")
                     .with_min("1")
                     .with_max("8"));
     reg.declare(param_decl("vm.count", param_kind::integer, "1", "VMs",

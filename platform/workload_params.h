@@ -61,9 +61,10 @@ struct workload_config {
     }
 };
 
-// Declares vm.mode, vm.memory, vm.count, vms.*.{mode, memory, interrupts, wait}, workload.type,
-// workload.size (64..9018 B; make_platform_config() holds it to nic.mtu + 18), workload.count,
-// workload.warmup and workload.think_time.
+// Declares vm.mode, vm.memory, vm.vcpus, vm.count, vms.*.{mode, memory, vcpus, interrupts, wait},
+// workload.type, workload.size (64..9018 B; make_platform_config() holds it to nic.mtu + 18),
+// workload.count, workload.warmup, workload.think_time, workload.{rate, start, pcap, duration}
+// and app.stack.{tx, rx}.
 void declare_workload_params(core::param_registry& reg);
 
 // Reads a resolved tree. A vms.N.* key with N at or above vm.count, or vms.N.mode bare-metal, is

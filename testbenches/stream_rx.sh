@@ -104,7 +104,8 @@ check_eq "pcap to two VMs: 100 frames each, all received" "100 100 100 100" \
     "$(stat replay2 vms.0.stream.sent) $(stat replay2 vms.0.stream.received) $(stat replay2 vms.1.stream.sent) $(stat replay2 vms.1.stream.received)"
 
 # Overload: 1 M frames/s of 64 B toward a virtio VM is more than the host's bridge forwards
-# (host.stack.rx 2500 cycles at 2.1 GHz: 1.19 us a frame, 840 k frames/s). Frames are lost, and
+# (host.stack.rx 2500 cycles at 2.1 GHz: 1.19 us a frame, at most 840 k frames/s before the PF
+# driver's own accesses). Frames are lost, and
 # every lost frame is counted where it was dropped: the PF's RX ring (no descriptor), the bridge,
 # the tap, vhost.
 run_ok over "$IOVSIM" run --out over --set vm.mode=virtio --set workload.type=stream_rx \

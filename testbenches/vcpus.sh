@@ -8,6 +8,7 @@
 #   pins [0,1], VM 1's worker (global vCPU 2) lands on core 0 beside VM 0's, exactly as one vCPU
 #   per VM on pins [0] puts both there: the same round trips, to the picosecond; with pins
 #   [0,1,2,3] each worker has a core of its own, as one vCPU per VM on pins [0,2].
+# - With vm.wait poll the idle vCPUs spin in guest mode (the guest's idle=poll) for the whole run.
 # - vm.vcpus outside 1..8: exit 2 naming the key.
 set -euo pipefail
 # shellcheck source=testbenches/lib/common.bash
@@ -25,6 +26,14 @@ for v in 1 3; do
 done
 for v in 0 2; do
     check_py "vcpu$v runs the workload" "g > 0" g="$(stat four kvm.cpu.vcpu$v.time_ns.guest)"
+done
+# vm.wait poll: the guest's idle loop spins (idle=poll): no HLT, in guest mode the whole run.
+run_ok poll "$IOVSIM" run --out poll "${common[@]}" --set vm.vcpus=2 --set vm.wait=poll \
+    --set 'host.pin.vcpus=[0,1,2,3]'
+for v in 1 3; do
+    check_eq "poll: vcpu$v never halts" "0" "$(stat poll kvm.cpu.vcpu$v.time_ns.halted)"
+    check_py "poll: vcpu$v spins in guest mode for the run" "abs(g - s) < 0.001" \
+        s="$(stat poll sim.simulated_ns)" g="$(stat poll kvm.cpu.vcpu$v.time_ns.guest)"
 done
 
 run_ok shared2 "$IOVSIM" run --out shared2 "${common[@]}" --set vm.vcpus=2 \

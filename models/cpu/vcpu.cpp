@@ -496,10 +496,13 @@ void vcpu::spin() {
     // apicv mode, none with posted interrupts).
     const tick_t start = now_ticks();
     set_state(vcpu_state::guest, start);
+    m_spinning = true;
+    m_spin_since = start;
     while (m_extra == 0 && m_taken.empty()) {
         sc_core::wait(m_irq_event);
         take_arrivals();
     }
+    m_spinning = false;
     m_state_ticks[static_cast<std::size_t>(vcpu_state::guest)] += now_ticks() - start;
     if (m_extra > 0) {
         const tick_t e = m_extra;
@@ -529,6 +532,9 @@ void vcpu::halt() {
     // and its entry delivers that interrupt: then the vCPU must not sleep (it was interrupted).
     const std::size_t taken_before = m_taken.size();
     run_on_core(to_kvm, vcpu_state::kvm);
+    // That exit's entry left the state at guest: the vCPU is still in KVM's HLT handling, where
+    // an arrival is accepted, not a reason for an EXTERNAL_INTERRUPT exit.
+    if (m_state == vcpu_state::guest) set_state(vcpu_state::kvm, now_ticks());
     take_arrivals();
     const tick_t halted_at = now_ticks();
     const bool pending = m_taken.size() > taken_before || m_apic.deliverable().has_value() ||

@@ -110,10 +110,11 @@ public:
     const lapic& apic() const { return m_apic; }
     const posted_interrupt_descriptor& descriptor() const { return *m_pid; }
     std::uint64_t descriptor_address() const { return m_params.pi_descriptor; }
-    // Time spent in state `s` so far (a halt still going on counts up to now).
+    // Time spent in state `s` so far (a halt or a spin still going on counts up to now).
     tick_t state_ticks(vcpu_state s) const {
         tick_t t = m_state_ticks[static_cast<std::size_t>(s)];
         if (s == vcpu_state::halted && m_halted) t += now_ticks() - m_halted_since;
+        if (s == vcpu_state::guest && m_spinning) t += now_ticks() - m_spin_since;
         return t;
     }
     std::uint64_t exits() const { return m_exits; }
@@ -219,6 +220,8 @@ private:
     std::uint64_t m_packet = 0;
     std::array<tick_t, vcpu_state_count> m_state_ticks{};
     tick_t m_halted_since = 0;  // while m_halted: when the halt began
+    bool m_spinning = false;    // in spin(), waiting in guest mode
+    tick_t m_spin_since = 0;
     std::uint64_t m_exits = 0;
     std::array<std::uint64_t, exit_reason_count> m_exits_by_reason{};
     std::uint64_t m_poll_hits = 0;

@@ -11,8 +11,10 @@
 //   E1000_WRITE_FLUSH, a STATUS read).
 // - RCTL as e1000_setup_rctl sets it: the buffer size (BSIZE, and BSEX for 4096 B and up) and
 //   long packet enable (LPE) for an MTU above 1500; e1000_rx_buffer_len() is e1000_change_mtu's
-//   choice of size. A frame larger than one RX buffer spans descriptors and is gathered up to
-//   EOP, but the platform (emulation_vm) sizes the buffers so that one holds a whole frame.
+//   choice of size in the Linux 2.6-era driver (today's x86 driver receives jumbo frames in
+//   page-sized 4 KiB buffers chained across descriptors; not modelled). A frame larger than one RX
+//   buffer spans descriptors and is gathered up to EOP, but the platform (emulation_vm) sizes the
+//   buffers so that one holds a whole frame.
 // - xmit() (e1000_xmit_frame): the frame is copied into the next TX buffer, one legacy
 //   descriptor (EOP | IFCS | RS) written, TDT written. false when no descriptor is free
 //   (NETDEV_TX_BUSY).
@@ -61,9 +63,9 @@ struct e1000_driver_stats {
     std::uint64_t interrupts = 0, not_ours = 0;  // ICR read nonzero / zero
 };
 
-// The RX buffer length for an MTU (Linux's e1000_change_mtu, the sizes e1000_setup_rctl
-// programs): the largest frame, mtu + 18 with header and FCS, rounded up to 2048, 4096, 8192 or
-// 16384 bytes.
+// The RX buffer length for an MTU (e1000_change_mtu of the Linux 2.6-era driver, the sizes
+// e1000_setup_rctl programs): the largest frame, mtu + 18 with header and FCS, rounded up to
+// 2048, 4096, 8192 or 16384 bytes.
 std::uint32_t e1000_rx_buffer_len(unsigned mtu);
 
 class e1000_driver {

@@ -186,7 +186,8 @@ TEST_F(driver_fixture, InterruptThatIsNotOursAndBadParameters) {
 }
 
 TEST(E1000RxBufferLen, LinuxsChoiceForTheMtu) {
-    // e1000_change_mtu: max_frame = mtu + 18, the smallest of 2048, 4096, 8192, 16384 holding it.
+    // e1000_change_mtu (2.6-era): max_frame = mtu + 18, the smallest of 2048, 4096, 8192, 16384
+    // holding it.
     EXPECT_EQ(e1000_rx_buffer_len(1500), 2048u);
     EXPECT_EQ(e1000_rx_buffer_len(2030), 2048u);  // 2048 exactly
     EXPECT_EQ(e1000_rx_buffer_len(2031), 4096u);
