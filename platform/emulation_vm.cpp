@@ -139,6 +139,10 @@ void emulation_vm::stream_rx(cpu::guest_context& g) {
 
 void emulation_vm::register_stats(core::stats_registry& reg, const std::string& prefix) const {
     m_e1000->device().stats().register_stats(reg, prefix + "e1000.");
+    reg.add_value(prefix + "e1000.tap_dropped", "frames",
+                  "frames for the guest the tap dropped: its queue (1000 frames) was full while "
+                  "the e1000 could not receive (RCTL.EN off or no free RX descriptor)",
+                  static_cast<double>(m_e1000->tap_dropped()));
 }
 
 std::string emulation_vm::where() const {

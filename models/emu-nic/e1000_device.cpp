@@ -282,6 +282,7 @@ std::uint64_t e1000_device::write(std::uint64_t offset, unsigned size, std::uint
             return cycles;
         case reg::rctl:
             m_rctl = v;
+            if (m_rx_ready) m_rx_ready(at(now, cycles));
             return cycles;
         case reg::tctl:
             m_tctl = v;
@@ -300,6 +301,7 @@ std::uint64_t e1000_device::write(std::uint64_t offset, unsigned size, std::uint
             return cycles;
         case reg::rdt:
             m_rx.tail = v & 0xffffu;
+            if (m_rx_ready) m_rx_ready(at(now, cycles));
             return cycles;
         case reg::tdbal:
             m_tx.bal = v;
@@ -415,6 +417,15 @@ bool e1000_device::accepts(const std::vector<std::uint8_t>& frame) const {
         if (std::equal(a, a + 6, dst)) return true;
     }
     return false;
+}
+
+bool e1000_device::can_receive(std::size_t bytes) const {
+    if ((m_rctl & rctl::en) == 0 || m_rx_stopped || !m_rx.valid()) return false;
+    const std::uint32_t n = m_rx.count();
+    const std::uint32_t bufsize = rctl::buffer_size(m_rctl);
+    const std::size_t data = std::max<std::size_t>(bytes, min_frame_no_fcs);
+    const std::size_t needed = (data + bufsize - 1) / bufsize;
+    return (m_rx.tail + n - m_rx.head) % n >= needed;  // RDH..RDT-1 are the device's
 }
 
 std::uint64_t e1000_device::receive(const std::vector<std::uint8_t>& frame, tick_t now) {

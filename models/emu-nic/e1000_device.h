@@ -120,6 +120,14 @@ public:
 
     void set_tap_output(tap_output f) { m_tap = std::move(f); }
     void set_irq(irq_output f) { m_irq = std::move(f); }
+    // Called at an RCTL or RDT write (the time the write reaches the device): the VMM may have
+    // frames held back that can now be received (QEMU's qemu_flush_queued_packets).
+    void set_rx_ready(irq_output f) { m_rx_ready = std::move(f); }
+
+    // QEMU's e1000_can_receive: the receiver is on (RCTL.EN, not stopped) and the ring has a
+    // free descriptor (RDH != RDT) for a frame of `bytes` (each buffer RCTL's size). When not,
+    // the VMM leaves frames in the tap instead of handing them to receive().
+    bool can_receive(std::size_t bytes) const;
 
     // mmio_handler: offsets from BAR0. Returns cycles.
     std::uint64_t read(std::uint64_t offset, unsigned size, std::uint64_t& value,
@@ -171,6 +179,7 @@ private:
     const cpu::ept& m_guest;
     cpu::descriptor_memory& m_mem;
     tap_output m_tap;
+    irq_output m_rx_ready;
     irq_output m_irq;
 
     std::uint32_t m_ctrl = 0, m_status = 0, m_icr = 0, m_ims = 0, m_rctl = 0, m_tctl = 0;

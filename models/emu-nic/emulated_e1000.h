@@ -10,7 +10,11 @@
 // RX: tap_deliver() queues a frame and signals the I/O thread's eventfd at the frame's arrival;
 // the I/O thread (a host_thread on host.pin.vmm_io's core) wakes, runs the tap read()
 // (tap_read_cycles), then the device's copy into guest memory, whose cycles it runs too; the
-// interrupt is raised when that copy's write-back is done.
+// interrupt is raised when that copy's write-back is done. While the device cannot receive
+// (e1000_can_receive: RCTL.EN off, or no free RX descriptor) the frames stay in the tap's queue
+// and the I/O thread looks again when the guest writes RCTL or RDT, as QEMU stops polling the
+// tap and flushes its queue then; a frame arriving with tap_queue_frames waiting is dropped and
+// counted (tap_dropped).
 //
 // Leaves out: the tap as a network device of the host stack (tap_deliver/the output callback
 // are the host side's ends: frames without FCS), the VMM's global lock, packet accounting of
@@ -54,6 +58,9 @@ public:
     e1000_device& device() { return m_device; }
     const e1000_device& device() const { return m_device; }
     cpu::host_thread& io_thread() { return m_io; }
+    static constexpr std::size_t tap_queue_frames = 1000;  // a tap's default txqueuelen
+    // Frames the tap dropped: its queue was full while the device could not receive.
+    std::uint64_t tap_dropped() const { return m_tap_dropped; }
 
 private:
     void io_loop(cpu::host_thread& t);
@@ -63,6 +70,7 @@ private:
 
     e1000_device m_device;
     cpu::eventfd m_tap_fd;
+    std::uint64_t m_tap_dropped = 0;
     std::deque<std::pair<tick_t, std::vector<std::uint8_t>>> m_tap_queue;
     cpu::host_thread m_io;
 };

@@ -288,6 +288,27 @@ TEST_F(fixture, ReceiveSpansDescriptorsAndWraps) {
     EXPECT_EQ(rd(reg::icr) & icr::rxo, icr::rxo);
 }
 
+TEST_F(fixture, CanReceiveIsQemusCheckAndRctlOrRdtWritesSayReady) {
+    std::vector<tick_t> ready;
+    dev->set_rx_ready([&](tick_t at) { ready.push_back(at); });
+    EXPECT_FALSE(dev->can_receive(100));               // RCTL.EN off
+    setup_rx(rctl::bam | 3u << rctl::bsize_shift, 7);  // 256-byte buffers; RDT and RCTL written
+    EXPECT_EQ(ready.size(), 2u);
+    // RDH 0, RDT 7: descriptors 0..6 are the device's, 7 x 256 bytes.
+    EXPECT_TRUE(dev->can_receive(7 * 256));
+    EXPECT_FALSE(dev->can_receive(7 * 256 + 1));  // 8 buffers
+    EXPECT_TRUE(dev->can_receive(10));            // padded to 60: one buffer
+    wr(reg::rdt, 0);                              // RDH == RDT: none is the device's
+    EXPECT_FALSE(dev->can_receive(60));
+    wr(reg::rdt, 1, ns(500));
+    EXPECT_TRUE(dev->can_receive(60));
+    ASSERT_EQ(ready.size(), 4u);
+    // When the write has taken effect: 500 ns plus the register access, 100 cycles at 1 GHz.
+    EXPECT_EQ(ready.back(), ns(500 + params.reg_access_cycles));
+    wr(reg::rctl, 0);
+    EXPECT_FALSE(dev->can_receive(60));
+}
+
 TEST_F(fixture, ReceiveAddressFilter) {
     setup_rx(0);
     dev->receive(frame(64, 0, 0x0200'0000'0099ull), 0);  // another station
