@@ -118,11 +118,9 @@ virtio_vm::virtio_vm(host_platform& p, const workload_config& w, const vm_slot& 
             [this, hz](cpu::host_thread& t) {
                 for (;;) {
                     t.wait(m_tap_fd);
-                    while (!m_tap_queue.empty() && m_tap_queue.front().first <= t.now()) {
-                        // No RX buffer: the frames stay queued until the driver's RX kick.
-                        if (!m_backend->rx_buffer_available()) break;
-                        const auto f = std::move(m_tap_queue.front().second);
-                        m_tap_queue.pop_front();
+                    // No RX buffer: the frames stay queued until the driver's RX kick.
+                    while (m_tap.due(t.now()) && m_backend->rx_buffer_available()) {
+                        const auto f = m_tap.pop();
                         const virtio::virtio_net_backend::result r = m_backend->receive(f);
                         t.run(cycles_to_ticks(static_cast<double>(r.cycles), hz));
                         if (r.interrupt) interrupt(virtio::rx_queue, t.now());
@@ -131,12 +129,8 @@ virtio_vm::virtio_vm(host_platform& p, const workload_config& w, const vm_slot& 
             });
         m_bridge->add_port(m_index, guest_mac(m_index),
                            [this](const host_bridge_net::frame& f, tick_t at) {
-                               if (m_tap_queue.size() >= virtio::vhost_worker::tap_queue_frames) {
-                                   ++m_tap_dropped;  // the tap's queue is full
-                                   return;
-                               }
-                               tl().mark(at, stage::vmm);  // the I/O thread's eventfd
-                               m_tap_queue.emplace_back(at, f);
+                               if (!m_tap.push(f, at)) return;  // the tap's queue is full
+                               tl().mark(at, stage::vmm);       // the I/O thread's eventfd
                                m_tap_fd.signal(at);
                            });
     }
@@ -288,7 +282,7 @@ void virtio_vm::register_stats(core::stats_registry& reg, const std::string& pre
     add("tap_dropped", "frames",
         "frames for the guest the tap dropped: its queue (1000 frames) was full while the guest "
         "posted no RX buffers",
-        m_worker ? m_worker->tap_dropped() : m_tap_dropped);
+        m_worker ? m_worker->tap_dropped() : m_tap.dropped());
     add("unrouted_interrupts", "interrupts",
         "interrupts the backend signalled for a queue without an MSI-X vector (not delivered; rr: "
         "the TX queue's)",

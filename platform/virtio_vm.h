@@ -76,11 +76,11 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "models/net/tap_queue.h"
 #include "models/virtio/net_backend.h"
 #include "models/virtio/net_driver.h"
 #include "models/virtio/vhost_worker.h"
@@ -150,8 +150,7 @@ private:
     // virtio.backend vmm: the VMM's I/O thread, the frames the tap has for it.
     std::unique_ptr<cpu::host_thread> m_io;
     cpu::eventfd m_tap_fd{"tap"};
-    std::deque<std::pair<tick_t, virtio::virtio_net_backend::frame>> m_tap_queue;
-    std::uint64_t m_tap_dropped = 0;  // vmm backend: the tap's queue was full
+    net::tap_queue m_tap;  // the tap's frames for the I/O thread
     std::uint64_t m_unrouted = 0;
     std::uint64_t m_tx_stops = 0;
     std::uint64_t m_tx_interrupts = 0;

@@ -1,7 +1,5 @@
 #include "models/emu-nic/emulated_e1000.h"
 
-#include <algorithm>
-
 namespace iovsim::emunic {
 
 emulated_e1000::emulated_e1000(sc_core::sc_module_name name, cpu::kvm& k,
@@ -15,33 +13,21 @@ emulated_e1000::emulated_e1000(sc_core::sc_module_name name, cpu::kvm& k,
     m_device.set_irq([&k, p](tick_t at) { k.irqfd(p.vm, p.vcpu, p.vector, at); });
     // Buffers given back or the receiver turned on: look at the tap again.
     m_device.set_rx_ready([this](tick_t at) {
-        if (!m_tap_queue.empty()) m_tap_fd.signal(at);
+        if (!m_tap.empty()) m_tap_fd.signal(at);
     });
 }
 
 void emulated_e1000::tap_deliver(const std::vector<std::uint8_t>& frame, tick_t at) {
-    if (m_tap_queue.size() >= tap_queue_frames) {
-        ++m_tap_dropped;  // the tap's queue is full
-        return;
-    }
-    // Keep the queue in arrival order (loosely-timed callers may hand frames over out of order).
-    auto pos =
-        std::upper_bound(m_tap_queue.begin(), m_tap_queue.end(), at,
-                         [](tick_t t, const std::pair<tick_t, std::vector<std::uint8_t>>& e) {
-                             return t < e.first;
-                         });
-    m_tap_queue.emplace(pos, at, frame);
-    m_tap_fd.signal(at);
+    if (m_tap.push(frame, at)) m_tap_fd.signal(at);
 }
 
 void emulated_e1000::io_loop(cpu::host_thread& t) {
     for (;;) {
         t.wait(m_tap_fd);
-        while (!m_tap_queue.empty() && m_tap_queue.front().first <= t.now()) {
-            // e1000_can_receive false: the frame stays in the tap until RCTL or RDT changes.
-            if (!m_device.can_receive(m_tap_queue.front().second.size())) break;
-            std::vector<std::uint8_t> frame = std::move(m_tap_queue.front().second);
-            m_tap_queue.pop_front();
+        // e1000_can_receive false: the frame stays in the tap until RCTL or RDT changes.
+        for (const auto* next = m_tap.due(t.now()); next && m_device.can_receive(next->size());
+             next = m_tap.due(t.now())) {
+            const std::vector<std::uint8_t> frame = m_tap.pop();
             t.run(cycles(m_device.params().tap_read_cycles));  // read() from the tap
             t.run(cycles(m_device.receive(frame, t.now())));
         }

@@ -13,8 +13,8 @@
 // interrupt is raised when that copy's write-back is done. While the device cannot receive
 // (e1000_can_receive: RCTL.EN off, or no free RX descriptor) the frames stay in the tap's queue
 // and the I/O thread looks again when the guest writes RCTL or RDT, as QEMU stops polling the
-// tap and flushes its queue then; a frame arriving with tap_queue_frames waiting is dropped and
-// counted (tap_dropped).
+// tap and flushes its queue then; beyond the tap's 1000 frames (net::tap_queue) a frame is
+// dropped and counted (tap_dropped).
 //
 // Leaves out: the tap as a network device of the host stack (tap_deliver/the output callback
 // are the host side's ends: frames without FCS), the VMM's global lock, packet accounting of
@@ -24,13 +24,13 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <systemc>
 #include <vector>
 
 #include "models/cpu/host_thread.h"
 #include "models/cpu/kvm.h"
 #include "models/emu-nic/e1000_device.h"
+#include "models/net/tap_queue.h"
 
 namespace iovsim::emunic {
 
@@ -58,9 +58,8 @@ public:
     e1000_device& device() { return m_device; }
     const e1000_device& device() const { return m_device; }
     cpu::host_thread& io_thread() { return m_io; }
-    static constexpr std::size_t tap_queue_frames = 1000;  // a tap's default txqueuelen
     // Frames the tap dropped: its queue was full while the device could not receive.
-    std::uint64_t tap_dropped() const { return m_tap_dropped; }
+    std::uint64_t tap_dropped() const { return m_tap.dropped(); }
 
 private:
     void io_loop(cpu::host_thread& t);
@@ -70,8 +69,7 @@ private:
 
     e1000_device m_device;
     cpu::eventfd m_tap_fd;
-    std::uint64_t m_tap_dropped = 0;
-    std::deque<std::pair<tick_t, std::vector<std::uint8_t>>> m_tap_queue;
+    net::tap_queue m_tap;  // the tap's frames for the I/O thread
     cpu::host_thread m_io;
 };
 

@@ -16,12 +16,7 @@ vhost_worker::vhost_worker(sc_core::sc_module_name name, cpu::host_scheduler& sc
       m_thread("thread", scheduler, core, [this](cpu::host_thread& t) { body(t); }) {}
 
 void vhost_worker::deliver(std::vector<std::uint8_t> frame, tick_t at) {
-    if (m_rx_pending.size() >= tap_queue_frames) {
-        ++m_tap_dropped;
-        return;
-    }
-    m_rx_pending.emplace(at, std::move(frame));
-    m_work.signal(at);
+    if (m_tap.push(std::move(frame), at)) m_work.signal(at);
 }
 
 void vhost_worker::body(cpu::host_thread& t) {
@@ -32,10 +27,8 @@ void vhost_worker::body(cpu::host_thread& t) {
         const virtio_net_backend::result tx = m_backend.handle_tx();
         std::uint64_t cycles = tx.cycles;
         bool rx_irq = false;
-        while (!m_rx_pending.empty() && m_rx_pending.begin()->first <= start) {
-            if (!m_backend.rx_buffer_available()) break;  // the rest wait in the tap's queue
-            const virtio_net_backend::result rx = m_backend.receive(m_rx_pending.begin()->second);
-            m_rx_pending.erase(m_rx_pending.begin());
+        while (m_tap.due(start) && m_backend.rx_buffer_available()) {  // else they wait in the tap
+            const virtio_net_backend::result rx = m_backend.receive(m_tap.pop());
             cycles += rx.cycles;
             rx_irq = rx_irq || rx.interrupt;
         }

@@ -10,12 +10,11 @@
 // interrupts the rings asked for go out through `irq` (the platform wires it to cpu::kvm::irqfd
 // with the queue's MSI-X vector).
 //
-// The tap's queue: frames wait in deliver()'s queue (the tap socket's receive queue) until the
-// worker has an RX buffer for them: with none (the driver not ready yet, or the ring empty) the
-// worker leaves them there, as vhost-net's handle_rx does, and takes them on its next wake-up (the
-// driver's RX kick once it posts buffers, or the next frame). A frame arriving with
-// tap_queue_frames already waiting is dropped and counted (tap_dropped), as the tap does beyond
-// its queue length (txqueuelen 1000).
+// The tap's queue (net::tap_queue): deliver()'s frames wait there until the worker has an RX
+// buffer for them: with none (the driver not ready yet, or the ring empty) the worker leaves them
+// there, as vhost-net's handle_rx does, and takes them on its next wake-up (the driver's RX kick
+// once it posts buffers, or the next frame); beyond its 1000 frames the tap drops and counts
+// (tap_dropped).
 //
 // Leaves out: separate TX and RX work items and vhost's per-queue polling (every wake-up looks
 // at both rings, and an empty TX drain costs its few accesses), VHOST_NET_WEIGHT, the socket
@@ -27,13 +26,13 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <systemc>
 #include <vector>
 
 #include "models/core/units.h"
 #include "models/cpu/host_scheduler.h"
 #include "models/cpu/host_thread.h"
+#include "models/net/tap_queue.h"
 #include "models/virtio/net_backend.h"
 
 namespace iovsim::virtio {
@@ -55,9 +54,8 @@ public:
     // Called at the end of each wake-up's work (before its interrupts), with that time.
     std::function<void(tick_t at)> on_done;
 
-    static constexpr std::size_t tap_queue_frames = 1000;  // a tap's default txqueuelen
     // Frames the tap dropped: its queue was full.
-    std::uint64_t tap_dropped() const { return m_tap_dropped; }
+    std::uint64_t tap_dropped() const { return m_tap.dropped(); }
     std::uint64_t wakeups() const { return m_wakeups; }
     std::uint64_t busy_ticks() const { return m_busy; }
     const cpu::host_thread& thread() const { return m_thread; }
@@ -69,8 +67,8 @@ private:
     double m_hz;
     irq_fn m_irq;
     cpu::eventfd m_work;
-    std::multimap<tick_t, std::vector<std::uint8_t>> m_rx_pending;
-    std::uint64_t m_wakeups = 0, m_tap_dropped = 0;
+    net::tap_queue m_tap;  // frames for the guest, until an RX buffer takes them
+    std::uint64_t m_wakeups = 0;
     tick_t m_busy = 0;
     cpu::host_thread m_thread;
 };
