@@ -411,6 +411,8 @@ int cmd_run(const run_options& o, const run_outputs& want) {
     if (stream) config.peer = nic_peer::none;  // the sink counts what arrives
     if (rx) {  // the generator sends to each VM (or the host): receiver_macs()
         config.peer = nic_peer::generator;
+        net::generator_params& g = config.generator;
+        g.receivers = receiver_macs(w);
         config.generator_type = w.type == workload_type::poisson ? generator_kind::poisson
                                 : w.type == workload_type::pcap  ? generator_kind::pcap
                                                                  : generator_kind::constant;
@@ -426,7 +428,7 @@ int cmd_run(const run_options& o, const run_outputs& want) {
             for (const auto& r : file.records) frames += r.bytes.size() >= 14;
             config.workload.count = frames;
             // Dealt to the receivers in turn: the last gets the fewest.
-            const auto n = static_cast<unsigned>(receiver_macs(w).size());
+            const auto n = static_cast<unsigned>(g.receivers.size());
             if (receiver_frames(w, n - 1, n) <= w.warmup) {
                 throw core::config_error(fmt::format(
                     "workload.pcap: {} has {} frames, {} for each of {} receiver{}: not more than "
@@ -434,8 +436,6 @@ int cmd_run(const run_options& o, const run_outputs& want) {
                     w.pcap, frames, receiver_frames(w, n - 1, n), n, n == 1 ? "" : "s", w.warmup));
             }
         }
-        net::generator_params& g = config.generator;
-        g.receivers = receiver_macs(w);
         g.held = true;  // until every receiver's driver is up (vm_set, install_bare_metal_rx)
         g.dst = g.receivers.front();
         g.src = peer_mac();

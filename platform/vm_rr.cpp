@@ -238,8 +238,11 @@ vm_set::vm_set(host_platform& p, const workload_config& w, core::accountant& all
             tl.mark(t, s);
     });
     if (is_rx(w.type)) {
-        // Each frame's arrival to the VM it is for (its destination MAC, receiver_macs()).
-        const std::vector<net::mac_address> macs = receiver_macs(w);
+        // Each frame's arrival to the VM it is for: VM i's frames go to the generator's i-th
+        // receiver (receiver_macs()).
+        const std::vector<net::mac_address> macs = p.config().generator.receivers;
+        if (macs.size() != m_vms.size())
+            throw std::invalid_argument("run: the generator needs a receiver MAC for each VM");
         p.on_wire_rx = [this, macs](const std::vector<std::uint8_t>& f, tick_t at) {
             if (f.size() < 6) return;
             const net::mac_address to = net::mac_address::at(f, 0);
@@ -301,7 +304,7 @@ void vm_set::host(host_cpu& cpu) {
     if (m_p.generator) {
         // The generator's receivers are the VMs' MACs (receiver_macs(), fixed before the VFs
         // were handed out).
-        const std::vector<net::mac_address> macs = receiver_macs(m_p.config().workload);
+        const std::vector<net::mac_address>& macs = m_p.config().generator.receivers;
         for (std::size_t i = 0; i < m_vms.size(); ++i) {
             if (m_vms[i]->mac() != macs[i])
                 throw std::runtime_error(
