@@ -56,12 +56,7 @@ struct cpu_and_device : sc_core::sc_module, host_access {
                                     std::uint16_t requester = 0,
                                     pcie::address_type at = pcie::address_type::untranslated) {
         tlm::tlm_generic_payload t;
-        t.set_command(cmd);
-        t.set_address(a);
-        t.set_data_ptr(static_cast<unsigned char*>(d));
-        t.set_data_length(n);
-        t.set_streaming_width(n);
-        t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+        set_request(t, cmd, a, static_cast<unsigned char*>(d), n);
         pcie::tlp_extension ext;
         ext.requester = pcie::routing_id::from_value(requester);
         ext.at = at;

@@ -63,12 +63,7 @@ struct host_and_device : sc_core::sc_module, iommu::host_access {
     void access(tlm_utils::simple_initiator_socket<host_and_device>& s, tlm::tlm_command cmd,
                 std::uint64_t a, void* d, unsigned n, bool wait_delay = true) {
         tlm::tlm_generic_payload t;
-        t.set_command(cmd);
-        t.set_address(a);
-        t.set_data_ptr(static_cast<unsigned char*>(d));
-        t.set_data_length(n);
-        t.set_streaming_width(n);
-        t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+        set_request(t, cmd, a, static_cast<unsigned char*>(d), n);
         pcie::tlp_extension ext;
         ext.requester = pcie::routing_id::from_value(device);
         t.set_extension(&ext);

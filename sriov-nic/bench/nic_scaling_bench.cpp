@@ -127,11 +127,8 @@ struct world : sc_core::sc_module {
         tlm::tlm_generic_payload t;
         std::uint8_t b[4];
         for (unsigned i = 0; i < 4; ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
-        t.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-        t.set_address(bar0(fn) + off);
-        t.set_data_ptr(b);
-        t.set_data_length(4);
-        t.set_streaming_width(4);
+        set_request(t, write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND, bar0(fn) + off, b,
+                    4);
         sc_core::sc_time d = sc_core::SC_ZERO_TIME;
         out->b_transport(t, d);
         v = std::uint32_t{b[0]} | std::uint32_t{b[1]} << 8 | std::uint32_t{b[2]} << 16 |

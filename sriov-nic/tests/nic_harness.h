@@ -126,12 +126,7 @@ struct host : sc_core::sc_module {
         pcie::tlp_extension ext;
         ext.type = type;
         ext.target = target;
-        t.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-        t.set_address(addr);
-        t.set_data_ptr(data);
-        t.set_data_length(len);
-        t.set_streaming_width(len);
-        t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+        set_request(t, write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND, addr, data, len);
         t.set_extension(&ext);
         sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
         out->b_transport(t, delay);

@@ -150,11 +150,8 @@ private:
             unsigned char d[4];
             for (unsigned i = 0; i < 4; ++i) d[i] = static_cast<unsigned char>(m.vector >> (8 * i));
             tlm::tlm_generic_payload t;
-            t.set_command(tlm::TLM_WRITE_COMMAND);
-            t.set_address(0xfee0'0000u | (std::uint64_t{m.dest} << 12));
-            t.set_data_ptr(d);
-            t.set_data_length(m.len);
-            t.set_streaming_width(m.len);
+            set_request(t, tlm::TLM_WRITE_COMMAND, 0xfee0'0000u | (std::uint64_t{m.dest} << 12), d,
+                        m.len);
             sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
             socket->b_transport(t, delay);
         }

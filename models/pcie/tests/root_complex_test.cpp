@@ -144,12 +144,7 @@ struct test_endpoint : sc_core::sc_module {
         tlm::tlm_generic_payload t;
         tlp_extension ext;
         ext.requester = id;
-        t.set_command(cmd);
-        t.set_address(addr);
-        t.set_data_ptr(static_cast<unsigned char*>(data));
-        t.set_data_length(len);
-        t.set_streaming_width(len);
-        t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+        set_request(t, cmd, addr, static_cast<unsigned char*>(data), len);
         t.set_extension(&ext);
         dma->b_transport(t, delay);
         t.clear_extension(&ext);
@@ -173,12 +168,7 @@ struct cpu_thread : sc_core::sc_module {
     // One access; returns the delay it took (and waits it out).
     sc_time access(tlm::tlm_command cmd, std::uint64_t addr, unsigned char* data, unsigned len) {
         tlm::tlm_generic_payload t;
-        t.set_command(cmd);
-        t.set_address(addr);
-        t.set_data_ptr(data);
-        t.set_data_length(len);
-        t.set_streaming_width(len);
-        t.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+        set_request(t, cmd, addr, data, len);
         sc_time delay = SC_ZERO_TIME;
         socket->b_transport(t, delay);
         EXPECT_EQ(t.get_response_status(), tlm::TLM_OK_RESPONSE) << std::hex << addr;
