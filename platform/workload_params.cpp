@@ -127,7 +127,6 @@ vm_mode parse_mode(const std::string& mode) {
 workload_config make_workload_config(const core::param_tree& tree) {
     workload_config w;
     w.mode = parse_mode(tree.get_string("vm.mode"));
-    w.vm_memory = tree.get_bytes("vm.memory");
     const std::string type = tree.get_string("workload.type");
     w.type = type == "stream_tx"   ? workload_type::stream_tx
              : type == "stream_rx" ? workload_type::stream_rx

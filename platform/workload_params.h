@@ -36,7 +36,6 @@ enum class workload_type { rr, stream_tx, stream_rx, poisson, pcap };
 
 struct workload_config {
     vm_mode mode = vm_mode::passthrough;
-    std::uint64_t vm_memory = std::uint64_t{1} << 30;  // vm.memory: the VM's RAM
     workload_type type = workload_type::rr;
     std::uint32_t size = 64;  // frame length on the wire after the SFD, FCS included
     std::uint64_t count = 10000;

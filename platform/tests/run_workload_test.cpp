@@ -47,7 +47,8 @@ protected:
 TEST_F(workload_params_test, defaults_are_issue_6s) {
     const workload_config w = make({});
     EXPECT_EQ(w.mode, vm_mode::passthrough);
-    EXPECT_EQ(w.vm_memory, std::uint64_t{1} << 30);
+    ASSERT_EQ(w.vms.size(), 1u);
+    EXPECT_EQ(w.vms[0].memory, std::uint64_t{1} << 30);
     EXPECT_EQ(w.type, workload_type::rr);
     EXPECT_EQ(w.size, 64u);
     EXPECT_EQ(w.count, 10000u);
@@ -60,7 +61,8 @@ TEST_F(workload_params_test, reads_every_key) {
         make({"vm.mode=bare-metal", "vm.memory=2GiB", "workload.size=1518", "workload.count=7",
               "workload.warmup=2", "workload.think_time=3us"});
     EXPECT_EQ(w.mode, vm_mode::bare_metal);
-    EXPECT_EQ(w.vm_memory, std::uint64_t{2} << 30);
+    EXPECT_TRUE(w.vms.empty());  // bare metal: no VM (vm.memory has nothing to size)
+    EXPECT_EQ(make({"vm.memory=2GiB"}).vms.at(0).memory, std::uint64_t{2} << 30);
     EXPECT_EQ(w.size, 1518u);
     EXPECT_EQ(w.count, 7u);
     EXPECT_EQ(w.warmup, 2u);
