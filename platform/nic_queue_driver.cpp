@@ -58,8 +58,8 @@ std::uint32_t nic_rx_buffer_bytes(unsigned mtu) {
     if (mtu < 68 || mtu > 9000)
         throw std::invalid_argument(
             fmt::format("nic_rx_buffer_bytes: MTU {} outside 68..9000", mtu));
-    if (mtu <= ethernet_mtu) return nic_queue_buffer;
-    const std::uint32_t frame = mtu + ethernet_overhead;
+    if (mtu <= net::standard_mtu) return nic_queue_buffer;
+    const std::uint32_t frame = net::largest_frame_bytes(mtu);
     return (frame + 1023) / 1024 * 1024;
 }
 

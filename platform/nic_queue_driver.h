@@ -15,6 +15,7 @@
 // modelled on either side. The region grows with the buffers (nic_queues::region_bytes()).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -30,8 +31,6 @@ namespace iovsim::platform {
 
 inline constexpr std::uint32_t nic_queue_ring = 64;       // descriptors per ring
 inline constexpr std::uint32_t nic_queue_buffer = 0x800;  // RXBUFSZ reset value: 2 KiB
-inline constexpr unsigned ethernet_mtu = 1500;            // ETH_DATA_LEN
-inline constexpr unsigned ethernet_overhead = 18;         // header 14 + FCS 4
 inline constexpr unsigned host_pf_irte = 64;     // the PF's RX interrupt under remapping (VMs: 0..)
 inline constexpr unsigned host_pf_tx_irte = 65;  // the PF's TX interrupt under remapping
 
@@ -56,16 +55,13 @@ struct nic_queues {
     static constexpr std::uint64_t buffers_offset = 0x10000;
     // Bytes from the first TX buffer to the first RX buffer: the ring's buffers, 64 KiB aligned,
     // at least 192 KiB (the 2 KiB layout).
-    std::uint64_t buffers_span() const {
-        const std::uint64_t used =
-            (std::uint64_t{nic_queue_ring} * buffer_bytes + 0xffff) & ~0xffffull;
-        return used < 0x30000 ? 0x30000 : used;
-    }
+    std::uint64_t buffers_span() const { return std::max<std::uint64_t>(ring_buffers(), 0x30000); }
     std::uint64_t region_bytes() const {
-        const std::uint64_t end =
-            buffers_offset + buffers_span() +
-            ((std::uint64_t{nic_queue_ring} * buffer_bytes + 0xffff) & ~0xffffull);
-        return end < 0x80000 ? 0x80000 : end;
+        return std::max<std::uint64_t>(buffers_offset + buffers_span() + ring_buffers(), 0x80000);
+    }
+    // One ring's buffers, rounded up to 64 KiB.
+    std::uint64_t ring_buffers() const {
+        return (std::uint64_t{nic_queue_ring} * buffer_bytes + 0xffff) & ~0xffffull;
     }
 
     std::uint64_t tx_ring() const { return region; }

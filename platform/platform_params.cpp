@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "models/core/errors.h"
+#include "models/net/ethernet.h"
 #include "platform/ats_params.h"
 
 namespace iovsim::platform {
@@ -421,7 +422,7 @@ platform_config make_platform_config(const core::param_tree& tree) {
     np.wire.length_m = 1.0;
     np.wire.delay_ns_per_m = ticks_to_ns(tree.get_time("nic.propagation"));
     c.nic_mtu = static_cast<unsigned>(tree.get_int("nic.mtu"));
-    np.max_frame_bytes = largest_frame(c.nic_mtu);
+    np.max_frame_bytes = net::largest_frame_bytes(c.nic_mtu);
     check_frame_size("workload.size", c.workload.size, c.nic_mtu);
     np.core_clock_hz = tree.get_hz("nic.core_clock");
     np.doorbell_cycles = static_cast<unsigned>(tree.get_int("nic.doorbell_cycles"));
@@ -487,10 +488,11 @@ platform_config make_platform_config(const core::param_tree& tree) {
 }
 
 void check_frame_size(const std::string& key, std::uint64_t size, unsigned mtu) {
-    if (size <= largest_frame(mtu)) return;
-    throw core::config_error(fmt::format(
-        "{}: {} B is longer than the largest frame nic.mtu {} allows ({} B){}", key, size, mtu,
-        largest_frame(mtu), mtu < 9000 ? "; set nic.mtu up to 9000 for jumbo frames" : ""));
+    if (size <= net::largest_frame_bytes(mtu)) return;
+    throw core::config_error(
+        fmt::format("{}: {} B is longer than the largest frame nic.mtu {} allows ({} B){}", key,
+                    size, mtu, net::largest_frame_bytes(mtu),
+                    mtu < 9000 ? "; set nic.mtu up to 9000 for jumbo frames" : ""));
 }
 
 std::uint64_t vm_ram_hpa(const workload_config& w, unsigned n) {

@@ -95,9 +95,6 @@ platform_config make_platform_config(const core::param_tree& tree);
 // assigns a device only behind one).
 void check_vm_resources(const platform_config& c);
 
-// The longest Ethernet frame, FCS included, an interface of `mtu` bytes sends: mtu + 18.
-constexpr unsigned largest_frame(unsigned mtu) { return mtu + 18; }
-
 // A frame size (FCS included) set by `key` against nic.mtu: core::config_error naming both when
 // it is longer than largest_frame(mtu).
 void check_frame_size(const std::string& key, std::uint64_t size, unsigned mtu);

@@ -40,7 +40,7 @@ namespace {
 virtio::virtio_net_params device_params(unsigned vm, unsigned mtu) {
     virtio::virtio_net_params d;
     d.mac = guest_mac(vm).bytes();
-    if (mtu > ethernet_mtu) d.mtu = static_cast<std::uint16_t>(mtu);
+    if (mtu > net::standard_mtu) d.mtu = static_cast<std::uint16_t>(mtu);
     return d;
 }
 

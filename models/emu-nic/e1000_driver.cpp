@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "models/emu-nic/e1000_regs.h"
+#include "models/net/ethernet.h"
 
 namespace iovsim::emunic {
 
@@ -24,7 +25,7 @@ std::uint32_t bsize_bits(std::uint32_t bytes) {
 }  // namespace
 
 std::uint32_t e1000_rx_buffer_len(unsigned mtu) {
-    const std::uint32_t max_frame = mtu + 18;  // ENET_HEADER_SIZE + ETHERNET_FCS_SIZE
+    const std::uint32_t max_frame = net::largest_frame_bytes(mtu);  // ENET_HEADER + ETHERNET_FCS
     if (max_frame <= 2048) return 2048;
     if (max_frame <= 4096) return 4096;
     if (max_frame <= 8192) return 8192;
@@ -100,7 +101,7 @@ void e1000_driver::open(cpu::guest_context& g) {
     // e1000_setup_rctl + e1000_configure_rx: long packets (LPE) above the standard MTU.
     const std::uint32_t rctl_value = rctl::bam | rctl::secrc |
                                      bsize_bits(m_params.rx_buffer_bytes) |
-                                     (m_params.mtu > 1500 ? rctl::lpe : 0);
+                                     (m_params.mtu > net::standard_mtu ? rctl::lpe : 0);
     reg_write(g, reg::rctl, rctl_value);  // receiver off while the ring is set up
     reg_write(g, reg::rdtr, 0);
     reg_write(g, reg::rdbal, static_cast<std::uint32_t>(rx_ring()));

@@ -35,6 +35,11 @@ inline constexpr std::size_t mac_header_bytes = 14;  // destination, source, Eth
 inline constexpr std::size_t vlan_tag_bytes = 4;
 inline constexpr std::size_t fcs_bytes = 4;
 inline constexpr std::size_t min_frame_bytes = 64;  // FCS included (802.3 minimum frame size)
+inline constexpr unsigned standard_mtu = 1500;      // ETH_DATA_LEN: the largest non-jumbo payload
+// The longest frame, FCS included, an interface with `mtu` sends (no VLAN tag): mtu + 18.
+constexpr std::uint32_t largest_frame_bytes(unsigned mtu) {
+    return static_cast<std::uint32_t>(mtu + mac_header_bytes + fcs_bytes);
+}
 
 class mac_address {
 public:

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "models/cpu/guest.h"
+#include "models/net/ethernet.h"
 
 namespace iovsim::virtio {
 
@@ -39,8 +40,8 @@ bool guest_env::write(std::uint64_t gpa, const void* src, std::uint32_t len) {
 }
 
 std::uint32_t buffer_size_for_mtu(unsigned mtu) {
-    if (mtu <= 1500) return 2048;
-    return (virtio_net_hdr_v1::size + mtu + 14 + 1023) / 1024 * 1024;
+    if (mtu <= net::standard_mtu) return 2048;
+    return (virtio_net_hdr_v1::size + mtu + net::mac_header_bytes + 1023) / 1024 * 1024;
 }
 
 // --- virtio_net_driver ---
