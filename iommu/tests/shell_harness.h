@@ -54,7 +54,8 @@ struct cpu_and_device : sc_core::sc_module, host_access {
     tlm::tlm_response_status access(tlm_utils::simple_initiator_socket<cpu_and_device>& s,
                                     tlm::tlm_command cmd, std::uint64_t a, void* d, unsigned n,
                                     std::uint16_t requester = 0,
-                                    pcie::address_type at = pcie::address_type::untranslated) {
+                                    pcie::address_type at = pcie::address_type::untranslated,
+                                    bool wait = true) {
         tlm::tlm_generic_payload t;
         set_request(t, cmd, a, static_cast<unsigned char*>(d), n);
         pcie::tlp_extension ext;
@@ -65,7 +66,7 @@ struct cpu_and_device : sc_core::sc_module, host_access {
         s->b_transport(t, delay);
         t.clear_extension(&ext);
         local = sc_core::SC_ZERO_TIME;
-        sc_core::wait(delay);  // quantum 0: synchronize after every transaction
+        if (wait) sc_core::wait(delay);  // quantum 0: synchronize after every transaction
         return t.get_response_status();
     }
     bool is_reg(std::uint64_t a) const { return a >= regs_base && a < regs_base + 0x1000; }

@@ -16,7 +16,6 @@
 // from the MSI to the notification. VM entry 250 ns, host.wakeup_latency 2 us, kvm.halt_poll
 // 200 us, the HLT exit reaches KVM after 250 + 937 = 1187 ns.
 #include <gtest/gtest.h>
-#include <tlm_utils/simple_initiator_socket.h>
 
 #include <array>
 #include <functional>
@@ -24,6 +23,7 @@
 
 #include "iommu/driver.h"
 #include "iommu/iommu.h"
+#include "iommu/tests/shell_harness.h"
 #include "models/core/sc_glue.h"
 #include "models/cpu/kvm.h"
 #include "models/cpu/memory_view.h"
@@ -35,7 +35,6 @@
 namespace iovsim {
 namespace {
 
-constexpr std::uint64_t regs_base = 0xfed9'0000;
 constexpr std::uint16_t device = 0x0100;  // 01:00.0
 constexpr std::uint64_t vm_ram = 0x1'0000'0000;
 constexpr std::uint64_t vm_ram_size = 16 << 20;
@@ -48,52 +47,16 @@ constexpr tick_t us = ticks_per_us;
 constexpr tick_t remap = 594'500;  // ps  // MSI to notification, worked out above
 
 // The host CPU running the IOMMU driver, and the device that sends the MSI (a TLM write with a
-// tlp_extension requester ID into the IOMMU's irq_in).
-struct host_and_device : sc_core::sc_module, iommu::host_access {
-    tlm_utils::simple_initiator_socket<host_and_device> to_regs, to_mem, msi, dma;  // dma: unused
-    std::function<void(host_and_device&)> program;
+// tlp_extension requester ID into the IOMMU's irq_in): the IOMMU tests' harness.
+using host_and_device = iommu::testing::cpu_and_device;
 
-    SC_HAS_PROCESS(host_and_device);
-    explicit host_and_device(const sc_core::sc_module_name& n)
-        : sc_module(n), to_regs("to_regs"), to_mem("to_mem"), msi("msi"), dma("dma") {
-        SC_THREAD(run);
-    }
-    void run() { program(*this); }
-
-    void access(tlm_utils::simple_initiator_socket<host_and_device>& s, tlm::tlm_command cmd,
-                std::uint64_t a, void* d, unsigned n, bool wait_delay = true) {
-        tlm::tlm_generic_payload t;
-        set_request(t, cmd, a, static_cast<unsigned char*>(d), n);
-        pcie::tlp_extension ext;
-        ext.requester = pcie::routing_id::from_value(device);
-        t.set_extension(&ext);
-        sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
-        s->b_transport(t, delay);
-        t.clear_extension(&ext);
-        if (wait_delay) sc_core::wait(delay);
-    }
-    // The device's MSI through the remappable-format IRTE: does not wait, so the caller sees the
-    // descriptor as the IOMMU left it.
-    void send_msi() {
-        std::uint32_t data = 0;  // SHV = 0: the handle is the index
-        access(msi, tlm::TLM_WRITE_COMMAND, iommu::make_remappable_msi_address(irte_index), &data,
-               4, false);
-    }
-    bool is_reg(std::uint64_t a) const { return a >= regs_base && a < regs_base + 0x1000; }
-    std::uint32_t read32(std::uint64_t a) override {
-        std::uint32_t v = 0;
-        access(is_reg(a) ? to_regs : to_mem, tlm::TLM_READ_COMMAND, a, &v, 4);
-        return v;
-    }
-    void write32(std::uint64_t a, std::uint32_t v) override {
-        access(is_reg(a) ? to_regs : to_mem, tlm::TLM_WRITE_COMMAND, a, &v, 4);
-    }
-    void write_mem(std::uint64_t a, const void* d, std::uint32_t n) override {
-        access(to_mem, tlm::TLM_WRITE_COMMAND, a, const_cast<void*>(d), n);
-    }
-    tick_t now() const override { return now_ticks(); }
-    void spend(tick_t t) override { sc_core::wait(to_sc_time(t)); }
-};
+// The device's MSI through the remappable-format IRTE: does not wait, so the caller sees the
+// descriptor as the IOMMU left it.
+void send_msi(host_and_device& h) {
+    std::uint32_t data = 0;  // SHV = 0: the handle is the index
+    h.access(h.irq, tlm::TLM_WRITE_COMMAND, iommu::make_remappable_msi_address(irte_index), &data,
+             4, device, pcie::address_type::untranslated, false);
+}
 
 // The descriptor's fields read back from its 64 bytes in memory (VT-d §9.12).
 struct pid_bytes {
@@ -150,7 +113,7 @@ struct posted_platform {
         v.socket.bind(bridge.socket);
         host.to_regs.bind(unit.regs);
         host.to_mem.bind(memory.cpu_socket);
-        host.msi.bind(unit.irq_in);
+        host.irq.bind(unit.irq_in);
         host.dma.bind(unit.in);
         unit.out.bind(memory.device_socket);
         unit.irq_out.bind(k.irq_socket);
@@ -164,7 +127,7 @@ struct posted_platform {
             drv.set_irte(irte_index, iommu::make_posted_irte(pid, vec, false, {device, 0, 1}));
             setup_done = now_ticks();
             sc_core::wait(to_sc_time(msi_at - now_ticks()));
-            h.send_msi();
+            send_msi(h);
             after();
         };
     }
